@@ -1,0 +1,85 @@
+//! # CAS counter: the lost update, and the compare-and-swap retry loop
+//!
+//! Many threads add one to a shared count. The lesson: a read-modify-write must be **one**
+//! atomic step. No memory ordering helps a load followed by a store; atomicity does.
+//!
+//! ## The pair (`diff src/counter/broken.rs src/counter/fixed.rs`)
+//!
+//! | method          | broken                                   | fixed                                     |
+//! |-----------------|------------------------------------------|-------------------------------------------|
+//! | `increment`     | `load`, then `store(seen + 1)`           | `fetch_add(1)`                            |
+//! | `increment_cas` | new value computed once, before the loop | new value recomputed from each CAS failure |
+//!
+//! `increment_cas` returns its **retries**: how many times its CAS found a value another thread
+//! had just written. That count is the CAS loop made observable (the seed's "CAS retry loop").
+//!
+//! ## Synchronization edges
+//!
+//! None. The count publishes no other memory, so every access is `Relaxed`; correctness comes
+//! from the atomicity of `fetch_add` and `compare_exchange`, which act on the latest value in the
+//! modification order of the counter whatever their ordering.
+//!
+//! ## The failing interleaving (broken `increment`)
+//!
+//! 1. T1 loads 0.
+//! 2. T2 loads 0.
+//! 3. T2 stores 1.
+//! 4. T1 stores 1: T2's increment is overwritten. Two increments, count 1.
+//!
+//! Broken `increment_cas`: T1 loads 0 and computes `next = 1`; T2 increments to 1; T1's CAS
+//! fails, reloads `current = 1`, retries with the stale `next = 1` and succeeds: count 1.
+//!
+//! ## Who sees it
+//!
+//! | checker          | verdict                                                              |
+//! |------------------|----------------------------------------------------------------------|
+//! | loom             | found within a handful of executions (an interleaving bug)            |
+//! | shuttle (random, PCT) | found: it is an interleaving bug, and shuttle explores interleavings |
+//! | real x86 cores   | found, *if* the threads really run at the same time: start them together (a barrier) and pin them; `examples/01-counter-lost-update.rs` |
+//!
+//! Sources: Herlihy & Shavit, *The Art of Multiprocessor Programming*, ch. 5 (consensus and
+//! read-modify-write); Mara Bos, *Rust Atomics and Locks*, ch. 2 ("compare-and-exchange").
+
+backends! {
+    /// The broken counter: lost updates.
+    broken => "broken.rs",
+    /// The fixed counter.
+    fixed => "fixed.rs",
+    /// Model scenarios shared by loom, shuttle and real threads.
+    scenario => "scenario.rs",
+}
+
+/// What the scenarios need of a counter, implemented by each variant on each backend.
+pub trait Count: Default + Send + Sync + 'static {
+    /// `increment`; returns 0 (no retries to report).
+    fn increment_once(&self) -> u64;
+    /// `increment_cas`; returns the retries.
+    fn increment_cas(&self) -> u64;
+    /// The current count.
+    fn get(&self) -> u64;
+}
+
+macro_rules! impl_count {
+    ($($ty:ty),+) => {$(
+        impl Count for $ty {
+            fn increment_once(&self) -> u64 {
+                self.increment();
+                0
+            }
+            fn increment_cas(&self) -> u64 {
+                <$ty>::increment_cas(self)
+            }
+            fn get(&self) -> u64 {
+                <$ty>::get(self)
+            }
+        }
+    )+};
+}
+impl_count!(
+    real::broken::Counter,
+    real::fixed::Counter,
+    loom::broken::Counter,
+    loom::fixed::Counter,
+    shuttle::broken::Counter,
+    shuttle::fixed::Counter
+);

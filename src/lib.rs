@@ -1,0 +1,51 @@
+//! # lockfree-lab
+//!
+//! Real lock-free structures, each in a **broken** and a **fixed** variant that read as a diff,
+//! checked by model checkers (loom, shuttle) and run on your own cores.
+//!
+//! Every algorithm file is compiled three times in one build (see [`sync`]):
+//! `concept::real::fixed` runs on std atomics, `concept::loom::fixed` under loom,
+//! `concept::shuttle::fixed` under shuttle. Plain `cargo test` therefore runs every model suite.
+//!
+//! | concept      | lesson                                                            | broken → fixed                              |
+//! |--------------|-------------------------------------------------------------------|---------------------------------------------|
+//! | [`counter`]  | a read-modify-write must be one atomic step; CAS loops retry      | load+store / unretried CAS → `fetch_add` / CAS retry loop |
+//! | [`litmus`]   | what each ordering forbids: message passing, store buffering, IRIW | Relaxed / Release-Acquire → Release-Acquire / `fence(SeqCst)` |
+//!
+//! Each concept's module doc is its lesson: the synchronization edges, the failing interleaving,
+//! which checker catches it and which cannot, and what real x86 cores show.
+#![warn(missing_docs, missing_debug_implementations)]
+#![deny(clippy::undocumented_unsafe_blocks)]
+
+/// Compiles a concept's algorithm files once per backend, in the same build:
+/// `real` (std atomics), `loom` and `shuttle`. An algorithm file names no backend: it imports
+/// everything from `super::sync`.
+macro_rules! backends {
+    ($($(#[$doc:meta])* $module:ident => $file:literal),+ $(,)?) => {
+        /// Compiled on std atomics: real cores, zero overhead.
+        pub mod real {
+            #[allow(unused_imports)]
+            use crate::sync::real as sync;
+            $( $(#[$doc])* pub mod $module { include!($file); } )+
+        }
+        /// Compiled on loom's atomics: explored exhaustively by `loom::model`.
+        pub mod loom {
+            #[allow(unused_imports)]
+            use crate::sync::loom as sync;
+            $( $(#[$doc])* pub mod $module { include!($file); } )+
+        }
+        /// Compiled on shuttle's atomics: explored by shuttle's random and PCT schedulers.
+        pub mod shuttle {
+            #[allow(unused_imports)]
+            use crate::sync::shuttle as sync;
+            $( $(#[$doc])* pub mod $module { include!($file); } )+
+        }
+    };
+}
+
+pub mod check;
+pub mod cli;
+pub mod counter;
+pub mod hw;
+
+pub mod sync;
