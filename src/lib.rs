@@ -47,5 +47,11 @@ pub mod check;
 pub mod cli;
 pub mod counter;
 pub mod hw;
+pub mod litmus;
+pub mod mpmc;
+#[cfg(feature = "epoch")]
+pub mod reclaim;
+pub mod spsc;
+pub mod stack;
 
 pub mod sync;
