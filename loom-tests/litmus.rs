@@ -86,14 +86,26 @@ fn loom_iriw_fence_seqcst_readers_agree() {
 /// 1,000 random and 1,000 PCT schedules here. Use loom for ordering bugs.
 #[test]
 fn shuttle_misses_mp_relaxed_stale_read_because_it_models_every_atomic_as_seqcst() {
-    check::shuttle_random(1_000, check::DEFAULT_SEED, || sh::scenario::message_passing(Mode::Relaxed)).assert_passed();
-    check::shuttle_pct(1_000, 2, check::DEFAULT_SEED, || sh::scenario::message_passing(Mode::Relaxed)).assert_passed();
+    check::shuttle_random(1_000, check::DEFAULT_SEED, || {
+        sh::scenario::message_passing(Mode::Relaxed)
+    })
+    .assert_passed();
+    check::shuttle_pct(1_000, 2, check::DEFAULT_SEED, || {
+        sh::scenario::message_passing(Mode::Relaxed)
+    })
+    .assert_passed();
 }
 
 /// The same blind spot for store buffering: both-zero needs a store to stay invisible after it
 /// executed, which a SeqCst-only model cannot produce.
 #[test]
 fn shuttle_misses_sb_relaxed_both_zero_because_it_models_every_atomic_as_seqcst() {
-    check::shuttle_random(1_000, check::DEFAULT_SEED, || sh::scenario::store_buffering(Mode::Relaxed)).assert_passed();
-    check::shuttle_pct(1_000, 2, check::DEFAULT_SEED, || sh::scenario::store_buffering(Mode::Relaxed)).assert_passed();
+    check::shuttle_random(1_000, check::DEFAULT_SEED, || {
+        sh::scenario::store_buffering(Mode::Relaxed)
+    })
+    .assert_passed();
+    check::shuttle_pct(1_000, 2, check::DEFAULT_SEED, || {
+        sh::scenario::store_buffering(Mode::Relaxed)
+    })
+    .assert_passed();
 }

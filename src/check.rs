@@ -50,7 +50,10 @@ impl Report {
     /// Panics (printing this report) unless the checker found a failure containing `reason`.
     #[track_caller]
     pub fn assert_found(&self, reason: &str) -> &Failure {
-        assert!(self.found(reason), "expected the checker to find `{reason}`, but:\n{self}");
+        assert!(
+            self.found(reason),
+            "expected the checker to find `{reason}`, but:\n{self}"
+        );
         self.failure.as_ref().expect("found() checked it")
     }
 
@@ -102,7 +105,10 @@ fn install_hook() {
                 CAUGHT.with(|c| {
                     let mut c = c.borrow_mut();
                     if c.is_none() {
-                        *c = Some(Failure { message: payload_text(info.payload()), trace: trace::snapshot() });
+                        *c = Some(Failure {
+                            message: payload_text(info.payload()),
+                            trace: trace::snapshot(),
+                        });
                     }
                 });
             } else {
@@ -124,7 +130,12 @@ fn payload_text(payload: &(dyn std::any::Any + Send)) -> String {
 
 type Body = Box<dyn Fn() + Send + Sync + 'static>;
 
-fn run(checker: String, backend: Backend, drive: impl FnOnce(Body), scenario: impl Fn() + Send + Sync + 'static) -> Report {
+fn run(
+    checker: String,
+    backend: Backend,
+    drive: impl FnOnce(Body),
+    scenario: impl Fn() + Send + Sync + 'static,
+) -> Report {
     install_hook();
     let executions = Arc::new(AtomicU64::new(0));
     let counted = Arc::clone(&executions);
@@ -144,7 +155,10 @@ fn run(checker: String, backend: Backend, drive: impl FnOnce(Body), scenario: im
     trace::stop();
     let caught = CAUGHT.with(|c| c.borrow_mut().take());
     let failure = outcome.err().map(|payload| {
-        caught.unwrap_or_else(|| Failure { message: payload_text(payload.as_ref()), trace: Vec::new() })
+        caught.unwrap_or_else(|| Failure {
+            message: payload_text(payload.as_ref()),
+            trace: Vec::new(),
+        })
     });
     Report {
         checker,
@@ -180,9 +194,14 @@ fn shuttle_config() -> ::shuttle::Config {
 pub fn shuttle_random(iterations: usize, seed: u64, scenario: impl Fn() + Send + Sync + 'static) -> Report {
     let scheduler = ::shuttle::scheduler::RandomScheduler::new_from_seed(seed, iterations);
     let runner = ::shuttle::Runner::new(scheduler, shuttle_config());
-    run("shuttle random".into(), Backend::Shuttle, move |body| {
-        runner.run(body);
-    }, scenario)
+    run(
+        "shuttle random".into(),
+        Backend::Shuttle,
+        move |body| {
+            runner.run(body);
+        },
+        scenario,
+    )
 }
 
 /// Runs `iterations` schedules with shuttle's PCT scheduler at bug depth `depth` (≥ 2 finds
@@ -190,7 +209,12 @@ pub fn shuttle_random(iterations: usize, seed: u64, scenario: impl Fn() + Send +
 pub fn shuttle_pct(iterations: usize, depth: usize, seed: u64, scenario: impl Fn() + Send + Sync + 'static) -> Report {
     let scheduler = ::shuttle::scheduler::PctScheduler::new_from_seed(seed, depth, iterations);
     let runner = ::shuttle::Runner::new(scheduler, shuttle_config());
-    run(format!("shuttle PCT(depth {depth})"), Backend::Shuttle, move |body| {
-        runner.run(body);
-    }, scenario)
+    run(
+        format!("shuttle PCT(depth {depth})"),
+        Backend::Shuttle,
+        move |body| {
+            runner.run(body);
+        },
+        scenario,
+    )
 }

@@ -56,39 +56,87 @@ macro_rules! traced_int {
                 old
             }
             #[track_caller]
-            pub fn compare_exchange(&self, current: $int, new: $int, success: Ordering, failure: Ordering) -> Result<$int, $int> {
+            pub fn compare_exchange(
+                &self,
+                current: $int,
+                new: $int,
+                success: Ordering,
+                failure: Ordering,
+            ) -> Result<$int, $int> {
                 let r = self.0.compare_exchange(current, new, success, failure);
-                $crate::sync::trace::record_cas(self as *const _ as usize, "compare_exchange", success, failure, current, new, r);
+                $crate::sync::trace::record_cas(
+                    self as *const _ as usize,
+                    "compare_exchange",
+                    success,
+                    failure,
+                    current,
+                    new,
+                    r,
+                );
                 r
             }
             #[track_caller]
-            pub fn compare_exchange_weak(&self, current: $int, new: $int, success: Ordering, failure: Ordering) -> Result<$int, $int> {
+            pub fn compare_exchange_weak(
+                &self,
+                current: $int,
+                new: $int,
+                success: Ordering,
+                failure: Ordering,
+            ) -> Result<$int, $int> {
                 let r = self.0.compare_exchange_weak(current, new, success, failure);
-                $crate::sync::trace::record_cas(self as *const _ as usize, "compare_exchange_weak", success, failure, current, new, r);
+                $crate::sync::trace::record_cas(
+                    self as *const _ as usize,
+                    "compare_exchange_weak",
+                    success,
+                    failure,
+                    current,
+                    new,
+                    r,
+                );
                 r
             }
             #[track_caller]
             pub fn fetch_add(&self, v: $int, o: Ordering) -> $int {
                 let old = self.0.fetch_add(v, o);
-                $crate::sync::trace::record(self as *const _ as usize, "fetch_add", o, format_args!("{old} -> {}", old.wrapping_add(v)));
+                $crate::sync::trace::record(
+                    self as *const _ as usize,
+                    "fetch_add",
+                    o,
+                    format_args!("{old} -> {}", old.wrapping_add(v)),
+                );
                 old
             }
             #[track_caller]
             pub fn fetch_sub(&self, v: $int, o: Ordering) -> $int {
                 let old = self.0.fetch_sub(v, o);
-                $crate::sync::trace::record(self as *const _ as usize, "fetch_sub", o, format_args!("{old} -> {}", old.wrapping_sub(v)));
+                $crate::sync::trace::record(
+                    self as *const _ as usize,
+                    "fetch_sub",
+                    o,
+                    format_args!("{old} -> {}", old.wrapping_sub(v)),
+                );
                 old
             }
             #[track_caller]
             pub fn fetch_or(&self, v: $int, o: Ordering) -> $int {
                 let old = self.0.fetch_or(v, o);
-                $crate::sync::trace::record(self as *const _ as usize, "fetch_or", o, format_args!("{old} -> {}", old | v));
+                $crate::sync::trace::record(
+                    self as *const _ as usize,
+                    "fetch_or",
+                    o,
+                    format_args!("{old} -> {}", old | v),
+                );
                 old
             }
             #[track_caller]
             pub fn fetch_and(&self, v: $int, o: Ordering) -> $int {
                 let old = self.0.fetch_and(v, o);
-                $crate::sync::trace::record(self as *const _ as usize, "fetch_and", o, format_args!("{old} -> {}", old & v));
+                $crate::sync::trace::record(
+                    self as *const _ as usize,
+                    "fetch_and",
+                    o,
+                    format_args!("{old} -> {}", old & v),
+                );
                 old
             }
         }
@@ -132,9 +180,23 @@ macro_rules! traced_bool {
                 old
             }
             #[track_caller]
-            pub fn compare_exchange(&self, current: bool, new: bool, success: Ordering, failure: Ordering) -> Result<bool, bool> {
+            pub fn compare_exchange(
+                &self,
+                current: bool,
+                new: bool,
+                success: Ordering,
+                failure: Ordering,
+            ) -> Result<bool, bool> {
                 let r = self.0.compare_exchange(current, new, success, failure);
-                $crate::sync::trace::record_cas(self as *const _ as usize, "compare_exchange", success, failure, current, new, r);
+                $crate::sync::trace::record_cas(
+                    self as *const _ as usize,
+                    "compare_exchange",
+                    success,
+                    failure,
+                    current,
+                    new,
+                    r,
+                );
                 r
             }
         }

@@ -62,7 +62,11 @@ thread_local! {
 /// Turns tracing on for this OS thread with an empty log.
 pub fn start(backend: Backend) {
     LOG.with(|l| {
-        *l.borrow_mut() = Some(Log { backend, steps: Vec::new(), objects: Vec::new() });
+        *l.borrow_mut() = Some(Log {
+            backend,
+            steps: Vec::new(),
+            objects: Vec::new(),
+        });
     });
     ON.with(|on| on.set(true));
 }
@@ -93,7 +97,13 @@ pub fn snapshot() -> Vec<Step> {
 #[inline]
 pub fn record(object: usize, op: &'static str, ordering: Ordering, detail: fmt::Arguments<'_>) {
     if ON.with(Cell::get) {
-        push(object, op, format!("{ordering:?}"), detail.to_string(), Location::caller());
+        push(
+            object,
+            op,
+            format!("{ordering:?}"),
+            detail.to_string(),
+            Location::caller(),
+        );
     }
 }
 
@@ -114,7 +124,13 @@ pub fn record_cas<T: fmt::Display>(
             Ok(_) => format!("{expected} -> {new}: ok"),
             Err(found) => format!("expected {expected}, found {found}: failed"),
         };
-        push(object, op, format!("{success:?}/{failure:?}"), detail, Location::caller());
+        push(
+            object,
+            op,
+            format!("{success:?}/{failure:?}"),
+            detail,
+            Location::caller(),
+        );
     }
 }
 
@@ -134,7 +150,14 @@ fn push(object: usize, op: &'static str, ordering: String, detail: String, locat
                 log.objects.len() - 1
             }
         });
-        log.steps.push(Step { thread, location, object, op, ordering, detail });
+        log.steps.push(Step {
+            thread,
+            location,
+            object,
+            op,
+            ordering,
+            detail,
+        });
     });
 }
 
