@@ -83,3 +83,70 @@ impl_count!(
     shuttle::broken::Counter,
     shuttle::fixed::Counter
 );
+
+/// Which counter a real-hardware run uses.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, clap::ValueEnum)]
+pub enum Variant {
+    /// `broken::Counter`.
+    Broken,
+    /// `fixed::Counter`.
+    Fixed,
+}
+
+/// Which increment a real-hardware run calls.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, clap::ValueEnum)]
+pub enum Method {
+    /// `increment`: load+store (broken) or `fetch_add` (fixed).
+    Increment,
+    /// `increment_cas`: the CAS retry loop.
+    Cas,
+}
+
+/// What one real-hardware counter run did.
+#[derive(Clone, Debug)]
+pub struct CoreRun {
+    /// Increments performed in total (`threads × iterations`).
+    pub expected: u64,
+    /// The final count.
+    pub counted: u64,
+    /// Failed CAS attempts in total (0 for `increment`).
+    pub retries: u64,
+    /// How much the threads overlapped.
+    pub parallelism: crate::hw::Parallelism,
+}
+
+impl CoreRun {
+    /// Increments that vanished.
+    pub fn lost(&self) -> u64 {
+        self.expected - self.counted
+    }
+}
+
+/// Runs `threads` threads that each increment one shared counter `iterations` times, started
+/// together by a barrier (without it, one thread often finishes before the next starts and
+/// nothing is lost).
+pub fn run_on_cores(variant: Variant, method: Method, threads: usize, iterations: u64, pin: crate::hw::Pin) -> CoreRun {
+    fn go<C: Count>(method: Method, threads: usize, iterations: u64, pin: crate::hw::Pin) -> CoreRun {
+        let counter = C::default();
+        let (retries, parallelism) = crate::hw::run_threads(threads, pin, |_| {
+            let mut retries = 0;
+            for _ in 0..iterations {
+                retries += match method {
+                    Method::Increment => counter.increment_once(),
+                    Method::Cas => counter.increment_cas(),
+                };
+            }
+            retries
+        });
+        CoreRun {
+            expected: threads as u64 * iterations,
+            counted: counter.get(),
+            retries: retries.iter().sum(),
+            parallelism,
+        }
+    }
+    match variant {
+        Variant::Broken => go::<real::broken::Counter>(method, threads, iterations, pin),
+        Variant::Fixed => go::<real::fixed::Counter>(method, threads, iterations, pin),
+    }
+}

@@ -137,3 +137,107 @@ impl fmt::Display for Mode {
         f.write_str(self.name())
     }
 }
+
+/// The litmus tests that run on real cores.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, clap::ValueEnum)]
+pub enum Litmus {
+    /// Message passing: counts stale reads.
+    #[value(name = "mp")]
+    MessagePassing,
+    /// Store buffering: counts both-zero outcomes.
+    #[value(name = "sb")]
+    StoreBuffering,
+}
+
+/// What one real-hardware litmus run saw.
+#[derive(Clone, Debug)]
+pub struct CoreRun {
+    /// Rounds run.
+    pub rounds: u64,
+    /// Rounds that showed the forbidden-by-SC outcome (stale read / both zero).
+    pub hits: u64,
+    /// MP only: rounds in which the reader saw `ready` at all.
+    pub observed: u64,
+    /// How much the two threads overlapped.
+    pub parallelism: crate::hw::Parallelism,
+}
+
+/// A two-party spin barrier for the rounds of a litmus run: barrier `k` (1, 2, …) is passed when
+/// both threads have arrived `k` times.
+struct RoundBarrier(std::sync::atomic::AtomicU64);
+
+impl RoundBarrier {
+    fn wait(&self, k: u64) {
+        // ORDERING: AcqRel [round] — orders one round's reset and results against the other thread's.
+        self.0.fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+        let mut spins = 0u32;
+        // ORDERING: Acquire [round] — pairs with the other thread's AcqRel arrival.
+        while self.0.load(std::sync::atomic::Ordering::Acquire) < 2 * k {
+            spins += 1;
+            if spins < 10_000 {
+                std::hint::spin_loop();
+            } else {
+                // The threads are time-sharing a core: let the other one run.
+                std::thread::yield_now();
+            }
+        }
+    }
+}
+
+/// A random 0–7 iteration spin before each round's operation, so the two threads' critical
+/// instructions line up in some rounds (Preshing's method).
+fn jitter(state: &mut u64) {
+    *state ^= *state << 13;
+    *state ^= *state >> 7;
+    *state ^= *state << 17;
+    for _ in 0..(*state & 7) {
+        std::hint::spin_loop();
+    }
+}
+
+/// Runs `rounds` rounds of `test` at `mode` on two threads; thread 0 is the writer (MP) or
+/// thread A (SB), thread 1 the reader or thread B.
+pub fn run_on_cores(test: Litmus, mode: Mode, rounds: u64, pin: crate::hw::Pin) -> CoreRun {
+    let mp = real::mp::MessagePassing::default();
+    let sb = real::sb::StoreBuffering::default();
+    let barrier = RoundBarrier(std::sync::atomic::AtomicU64::new(0));
+    let (results, parallelism) = crate::hw::run_threads(2, pin, |me| {
+        let mut rng = 0x9e37_79b9_7f4a_7c15u64 ^ (me as u64 + 1);
+        let mut outcomes = Vec::with_capacity(rounds as usize);
+        for round in 0..rounds {
+            let k = 2 * round;
+            if me == 0 {
+                mp.reset();
+                sb.reset();
+            }
+            barrier.wait(k + 1);
+            jitter(&mut rng);
+            let outcome = match (test, me) {
+                (Litmus::MessagePassing, 0) => {
+                    mp.write(mode);
+                    None
+                }
+                (Litmus::MessagePassing, _) => mp.read(mode),
+                (Litmus::StoreBuffering, 0) => Some(sb.thread_a(mode)),
+                (Litmus::StoreBuffering, _) => Some(sb.thread_b(mode)),
+            };
+            outcomes.push(outcome);
+            barrier.wait(k + 2);
+        }
+        outcomes
+    });
+    let (a, b) = (&results[0], &results[1]);
+    let (mut hits, mut observed) = (0, 0);
+    for (ra, rb) in a.iter().zip(b) {
+        match test {
+            Litmus::MessagePassing => {
+                if let Some(data) = rb {
+                    observed += 1;
+                    hits += u64::from(*data != real::mp::MESSAGE);
+                }
+            }
+            Litmus::StoreBuffering => hits += u64::from(*ra == Some(0) && *rb == Some(0)),
+        }
+    }
+    CoreRun { rounds, hits, observed, parallelism }
+}
