@@ -99,6 +99,9 @@ thread_local! {
 fn install_hook() {
     static HOOK: Once = Once::new();
     HOOK.call_once(|| {
+        // shuttle installs its own hook (once, at its first run) that prints for every panic, even
+        // loom's; make it install now so that ours wraps it and can keep checker runs quiet.
+        ::shuttle::Runner::new(::shuttle::scheduler::RandomScheduler::new(1), shuttle_config()).run(|| {});
         let previous = panic::take_hook();
         panic::set_hook(Box::new(move |info| {
             if QUIET.with(Cell::get) {
@@ -217,4 +220,111 @@ pub fn shuttle_pct(iterations: usize, depth: usize, seed: u64, scenario: impl Fn
         },
         scenario,
     )
+}
+
+/// One counterexample step made readable: the trace step, the algorithm's source line, and a
+/// note where a load read a value older than the latest store the schedule had already made
+/// (a *stale* read, possible only through weak ordering).
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct ReadableStep {
+    /// 1-based step number.
+    pub number: usize,
+    /// `T1`, `T2`… (`T0` is the model's main thread).
+    pub thread: String,
+    /// `src/litmus/mp.rs:34`.
+    pub location: String,
+    /// The source line at that location, trimmed (empty if the source is not at hand).
+    pub code: String,
+    /// Which atomic (`#0`, `#1`… in order of first use; empty for fences).
+    pub object: String,
+    /// `load`, `store`, `compare_exchange`…
+    pub operation: String,
+    /// The ordering(s) used.
+    pub ordering: String,
+    /// The value read or written.
+    pub value: String,
+    /// `stale: the latest store to #1 was 42` or empty.
+    pub note: String,
+}
+
+/// The values a step read and wrote, parsed back from its `detail`.
+fn read_written(step: &Step) -> (Option<String>, Option<String>) {
+    let d = step.detail.as_str();
+    match step.op {
+        "load" => (d.strip_prefix("-> ").map(str::to_string), None),
+        "store" => (None, d.strip_prefix("<- ").map(str::to_string)),
+        "fence" => (None, None),
+        _ if d.ends_with(": failed") => {
+            let found = d
+                .split("found ")
+                .nth(1)
+                .map(|s| s.trim_end_matches(": failed").to_string());
+            (found, None)
+        }
+        _ => {
+            let d = d.trim_end_matches(": ok");
+            let mut parts = d.splitn(2, " -> ");
+            (parts.next().map(str::to_string), parts.next().map(str::to_string))
+        }
+    }
+}
+
+/// Reads line `line` of `file` (a path relative to this crate's root, as `Location` gives it).
+pub fn source_line(file: &str, line: u32) -> String {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(file);
+    std::fs::read_to_string(path)
+        .ok()
+        .and_then(|text| text.lines().nth(line as usize - 1).map(|l| l.trim().to_string()))
+        .unwrap_or_default()
+}
+
+/// Makes a failing trace readable: source lines, and stale reads marked.
+pub fn readable(trace: &[Step]) -> Vec<ReadableStep> {
+    let mut latest: std::collections::HashMap<usize, String> = std::collections::HashMap::new();
+    let mut out = Vec::with_capacity(trace.len());
+    for (i, step) in trace.iter().enumerate() {
+        let (read, written) = read_written(step);
+        let mut note = String::new();
+        if let (Some(obj), Some(read)) = (step.object, &read) {
+            if let Some(last) = latest.get(&obj) {
+                if last != read {
+                    note = format!("stale: the latest store to #{obj} was {last}");
+                }
+            }
+        }
+        if let (Some(obj), Some(w)) = (step.object, written) {
+            latest.insert(obj, w);
+        } else if let (Some(obj), Some(r)) = (step.object, read) {
+            latest.entry(obj).or_insert(r);
+        }
+        out.push(ReadableStep {
+            number: i + 1,
+            thread: format!("T{}", step.thread),
+            location: format!("{}:{}", step.location.file(), step.location.line()),
+            code: source_line(step.location.file(), step.location.line()),
+            object: step.object.map(|o| format!("#{o}")).unwrap_or_default(),
+            operation: step.op.to_string(),
+            ordering: step.ordering.clone(),
+            value: step.detail.clone(),
+            note,
+        });
+    }
+    out
+}
+
+impl fmt::Display for ReadableStep {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{:>3}. {} {:<28} {:<4}{}({}) {}",
+            self.number, self.thread, self.location, self.object, self.operation, self.ordering, self.value
+        )?;
+        if !self.note.is_empty() {
+            write!(f, "   <- {}", self.note)?;
+        }
+        if !self.code.is_empty() {
+            write!(f, "\n       | {}", self.code)?;
+        }
+        Ok(())
+    }
 }

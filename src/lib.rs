@@ -46,7 +46,9 @@ macro_rules! backends {
 pub mod check;
 pub mod cli;
 pub mod counter;
+pub mod false_sharing;
 pub mod hw;
+pub mod lab;
 pub mod litmus;
 pub mod mpmc;
 #[cfg(feature = "epoch")]

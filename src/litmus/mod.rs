@@ -239,5 +239,10 @@ pub fn run_on_cores(test: Litmus, mode: Mode, rounds: u64, pin: crate::hw::Pin) 
             Litmus::StoreBuffering => hits += u64::from(*ra == Some(0) && *rb == Some(0)),
         }
     }
-    CoreRun { rounds, hits, observed, parallelism }
+    CoreRun {
+        rounds,
+        hits,
+        observed,
+        parallelism,
+    }
 }

@@ -1,0 +1,401 @@
+//! `lockfree-lab`: demos you drive — on your cores, under a model checker, step by step.
+//!
+//! ```text
+//! cargo run --release                         # the concept table
+//! cargo run --release -- list                 # every demo, grouped as the seed site groups them
+//! cargo run --release -- run lost-update      # real cores: lost updates, broken vs fixed
+//! cargo run --release -- check message-passing --variant broken   # loom's counterexample as steps
+//! cargo run --release -- step lost-update     # replay the failing interleaving, Enter per step
+//! cargo run --release -- matrix               # every bug × every checker
+//! ```
+
+use std::io::{BufRead, IsTerminal, Write};
+
+use clap::{Parser, Subcommand, ValueEnum};
+use indicatif::{ProgressBar, ProgressStyle};
+use lockfree_lab::lab::{self, Case, Checker, Demo, UsageError, Variant, DEMOS, SEED};
+use lockfree_lab::litmus::Mode;
+
+/// A lock-free concurrency lab: broken and fixed structures, model-checked and run on your cores.
+#[derive(Parser, Debug)]
+#[command(name = "lockfree-lab", version)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+    /// Print machine-readable JSON instead of text.
+    #[arg(long, global = true)]
+    json: bool,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Every demo, grouped as the seed site groups them.
+    List,
+    /// Run a demo on real cores and print what happened in numbers.
+    Run {
+        /// The demo (see `list`).
+        demo: String,
+        /// Only this variant.
+        #[arg(long, value_enum)]
+        variant: Option<Variant>,
+        /// Only this ordering (litmus demos).
+        #[arg(long, value_enum)]
+        ordering: Option<Mode>,
+        /// Threads (1–64; litmus demos have a fixed count).
+        #[arg(long, value_parser = clap::value_parser!(u16).range(1..=64))]
+        threads: Option<u16>,
+        /// Iterations per thread (rounds for litmus demos), 1–1,000,000,000.
+        #[arg(long, value_parser = clap::value_parser!(u64).range(1..=1_000_000_000))]
+        iterations: Option<u64>,
+        /// Pin threads to cores (the default).
+        #[arg(long, overrides_with = "no_pin")]
+        pin: bool,
+        /// Let the OS place the threads.
+        #[arg(long)]
+        no_pin: bool,
+    },
+    /// Run a model checker in-process; print executions, time, verdict and a readable counterexample.
+    Check {
+        /// The demo (see `list`).
+        demo: String,
+        /// Only this variant.
+        #[arg(long, value_enum)]
+        variant: Option<Variant>,
+        /// Only this ordering (litmus demos).
+        #[arg(long, value_enum)]
+        ordering: Option<Mode>,
+        /// Which checker.
+        #[arg(long, value_enum, default_value_t = CheckerArg::All)]
+        checker: CheckerArg,
+    },
+    /// Replay a known failing interleaving one step at a time (Enter advances).
+    Step {
+        /// The demo (see `list`).
+        demo: String,
+    },
+    /// Every broken variant under every checker and on real cores: the detection matrix.
+    Matrix,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum CheckerArg {
+    /// loom only.
+    Loom,
+    /// shuttle, random and PCT.
+    Shuttle,
+    /// loom and shuttle.
+    All,
+}
+
+fn main() {
+    let cli: Cli = lockfree_lab::cli::parse();
+    let result = match cli.command {
+        None => {
+            overview(cli.json);
+            Ok(())
+        }
+        Some(Command::List) => {
+            list(cli.json);
+            Ok(())
+        }
+        Some(Command::Run {
+            demo,
+            variant,
+            ordering,
+            threads,
+            iterations,
+            pin: _,
+            no_pin,
+        }) => run(&demo, variant, ordering, threads, iterations, !no_pin, cli.json),
+        Some(Command::Check {
+            demo,
+            variant,
+            ordering,
+            checker,
+        }) => check(&demo, variant, ordering, checker, cli.json),
+        Some(Command::Step { demo }) => step(&demo, cli.json),
+        Some(Command::Matrix) => {
+            matrix(cli.json);
+            Ok(())
+        }
+    };
+    if let Err(e) = result {
+        lockfree_lab::cli::usage_error(e);
+    }
+}
+
+/// Runs `f` with the process's stderr sent to /dev/null: shuttle prints its own replay hints for
+/// every failure it finds, which would bury the lab's readable counterexample.
+fn quiet_stderr<T>(f: impl FnOnce() -> T) -> T {
+    use std::os::fd::AsRawFd;
+    let Ok(null) = std::fs::OpenOptions::new().write(true).open("/dev/null") else {
+        return f();
+    };
+    // SAFETY: dup on the always-open fd 2 has no memory-safety preconditions; it returns a new fd or -1.
+    let saved = unsafe { libc::dup(2) };
+    if saved < 0 {
+        return f();
+    }
+    // SAFETY: both fds are open (null is owned by `null`, alive until the end of this function).
+    unsafe { libc::dup2(null.as_raw_fd(), 2) };
+    let out = f();
+    // SAFETY: `saved` is the fd dup returned above and is still open; it is closed exactly once.
+    unsafe {
+        libc::dup2(saved, 2);
+        libc::close(saved);
+    }
+    out
+}
+
+fn print_json(value: &impl serde::Serialize) {
+    println!(
+        "{}",
+        serde_json::to_string_pretty(value).expect("lab output serializes")
+    );
+}
+
+fn overview(json: bool) {
+    if json {
+        print_json(&DEMOS);
+        return;
+    }
+    println!("lockfree-lab — lock-free programming you can run, check and break\n");
+    println!("{:<17} {:<20} {}", "demo", "you can", "lesson");
+    for d in DEMOS {
+        println!("{:<17} {:<20} {}", d.name, d.abilities(), d.lesson);
+    }
+    println!(
+        "\nnext: `cargo run --release -- list` (all demos, as the seed groups them), \
+         `-- run lost-update`, `-- check message-passing --variant broken`, `-- step lost-update`, `-- matrix`"
+    );
+    println!("tests: `cargo test --all-features` runs every loom and shuttle model check");
+}
+
+fn list(json: bool) {
+    if json {
+        let groups: Vec<_> = SEED
+            .iter()
+            .map(|(group, demos)| {
+                serde_json::json!({
+                    "group": group,
+                    "demos": demos.iter().map(|(title, built)| serde_json::json!({
+                        "seed_demo": title,
+                        "lab_demos": built,
+                        "built": !built.is_empty(),
+                    })).collect::<Vec<_>>(),
+                })
+            })
+            .collect();
+        print_json(&groups);
+        return;
+    }
+    for (group, demos) in SEED {
+        let built: Vec<_> = demos.iter().filter(|(_, b)| !b.is_empty()).collect();
+        let missing: Vec<_> = demos.iter().filter(|(_, b)| b.is_empty()).map(|(t, _)| *t).collect();
+        println!("{group}");
+        for (title, names) in &built {
+            for name in names.iter() {
+                let d = lab::find(name).expect("registry names exist");
+                println!(
+                    "  {:<17} {:<20} {:<26} {}",
+                    d.name,
+                    d.abilities(),
+                    format!("[{title}]"),
+                    d.lesson
+                );
+            }
+        }
+        if !missing.is_empty() {
+            println!("  not built yet: {}", missing.join(", "));
+        }
+        println!();
+    }
+}
+
+fn resolve(
+    name: &str,
+    variant: Option<Variant>,
+    ordering: Option<Mode>,
+) -> Result<(&'static Demo, Vec<Case>), UsageError> {
+    let demo = lab::find(name)?;
+    if let Some(m) = ordering {
+        if !demo.orderings.is_empty() && !demo.orderings.contains(&m) {
+            return Err(UsageError(format!("demo `{name}` has no ordering `{}`", m.name())));
+        }
+    }
+    let cases = lab::cases(demo, variant, ordering)?;
+    Ok((demo, cases))
+}
+
+fn spinner(message: String) -> ProgressBar {
+    let bar = ProgressBar::with_draw_target(None, indicatif::ProgressDrawTarget::stdout());
+    bar.set_style(ProgressStyle::with_template("{spinner} {msg} ({elapsed})").expect("valid template"));
+    bar.set_message(message);
+    bar.enable_steady_tick(std::time::Duration::from_millis(120));
+    bar
+}
+
+fn run(
+    name: &str,
+    variant: Option<Variant>,
+    ordering: Option<Mode>,
+    threads: Option<u16>,
+    iterations: Option<u64>,
+    pin: bool,
+    json: bool,
+) -> Result<(), UsageError> {
+    let (demo, cases) = resolve(name, variant, ordering)?;
+    let opts = lab::RunOptions {
+        threads: threads.map(usize::from),
+        iterations,
+        pin,
+    };
+    let bar = spinner(format!("running {name} on real cores"));
+    let out = lab::run(demo, &cases, opts);
+    bar.finish_and_clear();
+    let out = out?;
+    if json {
+        print_json(&out);
+        return Ok(());
+    }
+    println!(
+        "{} — {} thread(s), {} iterations each, {}",
+        out.demo,
+        out.threads,
+        out.iterations,
+        if pin { "pinned" } else { "unpinned" }
+    );
+    if let Some(first) = out.rows.first() {
+        print!("{:<20}", "case");
+        for (k, _) in &first.figures {
+            print!(" {k:>22}");
+        }
+        println!("  parallel");
+    }
+    for row in &out.rows {
+        print!("{:<20}", row.case);
+        for (_, v) in &row.figures {
+            print!(" {v:>22}");
+        }
+        println!("  {}", if row.parallel { "yes" } else { "no" });
+    }
+    let mut verdicts: Vec<&str> = out.rows.iter().map(|r| r.parallelism.as_str()).collect();
+    verdicts.dedup();
+    for v in verdicts {
+        println!("{v}");
+    }
+    for note in &out.notes {
+        println!("note: {note}");
+    }
+    Ok(())
+}
+
+fn check(
+    name: &str,
+    variant: Option<Variant>,
+    ordering: Option<Mode>,
+    checker: CheckerArg,
+    json: bool,
+) -> Result<(), UsageError> {
+    let (demo, cases) = resolve(name, variant, ordering)?;
+    if !demo.check {
+        return Err(UsageError(format!(
+            "demo `{name}` has nothing for a model checker to find (a performance effect); try `run {name}`"
+        )));
+    }
+    let checkers: Vec<Checker> = match checker {
+        CheckerArg::Loom => vec![Checker::Loom],
+        CheckerArg::Shuttle => vec![Checker::ShuttleRandom, Checker::ShuttlePct],
+        CheckerArg::All => Checker::ALL.to_vec(),
+    };
+    let mut outputs = Vec::new();
+    for case in &cases {
+        for &c in &checkers {
+            let bar = spinner(format!("{} {name} ({})", c.name(), case.label()));
+            let out = quiet_stderr(|| lab::check_output(demo, *case, c));
+            bar.finish_and_clear();
+            if !json {
+                print_check(&out);
+            }
+            outputs.push(out);
+        }
+    }
+    if json {
+        print_json(&outputs);
+    }
+    Ok(())
+}
+
+fn print_check(out: &lab::CheckOutput) {
+    println!(
+        "{} ({}) under {}: {} — {} executions in {:.1} ms",
+        out.demo, out.case, out.checker, out.verdict, out.executions, out.millis
+    );
+    if let Some(msg) = &out.message {
+        println!("  reason: {msg}");
+        println!("  counterexample (the failing execution, in schedule order):");
+        for s in &out.steps {
+            println!("  {s}");
+        }
+    } else if let Some(why) = &out.blind_spot {
+        println!("  note: this checker cannot see this bug class: {why}");
+    }
+    println!();
+}
+
+fn step(name: &str, json: bool) -> Result<(), UsageError> {
+    let demo = lab::find(name)?;
+    let replay = quiet_stderr(|| lab::replay(demo))?;
+    if json {
+        print_json(&replay);
+        return Ok(());
+    }
+    println!("{}\n", replay.intro);
+    let interactive = std::io::stdin().is_terminal() && std::io::stdout().is_terminal();
+    let stdin = std::io::stdin();
+    let total = replay.steps.len();
+    for (i, s) in replay.steps.iter().enumerate() {
+        println!("{s}");
+        if interactive && i + 1 < total {
+            print!("      [Enter: next step {}/{total}] ", i + 2);
+            std::io::stdout().flush().ok();
+            let mut line = String::new();
+            if stdin.lock().read_line(&mut line).unwrap_or(0) == 0 {
+                break;
+            }
+        }
+    }
+    println!("\nresult: {}", replay.outcome);
+    Ok(())
+}
+
+fn matrix(json: bool) {
+    let bugs = lab::matrix_bugs();
+    let bar = ProgressBar::with_draw_target(Some(bugs.len() as u64), indicatif::ProgressDrawTarget::stdout());
+    bar.set_style(ProgressStyle::with_template("{bar:30} {pos}/{len} {msg}").expect("valid template"));
+    let mut rows = Vec::new();
+    for (demo, case) in bugs {
+        bar.set_message(format!("{} ({})", demo.name, case.label()));
+        rows.push(quiet_stderr(|| lab::matrix_row(demo, case)));
+        bar.inc(1);
+    }
+    bar.finish_and_clear();
+    if json {
+        print_json(&rows);
+        return;
+    }
+    println!("detection matrix: each broken variant under each checker (executions or iterations to first detection)");
+    for row in &rows {
+        println!("\n{}", row.bug);
+        for (col, cell) in ["loom", "shuttle random", "shuttle PCT", "real x86 cores"]
+            .iter()
+            .zip(&row.cells)
+        {
+            println!("  {col:<16} {}", cell.text);
+        }
+    }
+    println!(
+        "\nshuttle: {} schedules per run (seeded, reproducible); loom: exhaustive (preemption bound 2 for 3+ threads)",
+        lab::SHUTTLE_ITERATIONS
+    );
+}
