@@ -1,0 +1,220 @@
+//! The lab binary, driven as a user would: each subcommand, `--json`, and every misuse.
+
+use assert_cmd::Command;
+
+fn lab() -> Command {
+    Command::cargo_bin("lockfree-lab").expect("the lab binary builds")
+}
+
+fn stdout(args: &[&str]) -> String {
+    let out = lab().args(args).write_stdin("").output().unwrap();
+    assert!(
+        out.status.success(),
+        "{args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// Runs a misuse: exit code 2 and exactly one line on stderr that contains `needle`.
+fn misuse(args: &[&str], needle: &str) {
+    let out = lab().args(args).output().unwrap();
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+    assert_eq!(
+        err.trim_end().lines().count(),
+        1,
+        "{args:?} printed more than one line: {err}"
+    );
+    assert!(err.contains(needle), "{args:?}: expected `{needle}` in: {err}");
+    assert!(!err.contains("panicked"), "{args:?} panicked: {err}");
+}
+
+#[test]
+fn no_arguments_prints_the_concept_table() {
+    let out = stdout(&[]);
+    for demo in [
+        "lost-update",
+        "cas-retry",
+        "message-passing",
+        "store-buffering",
+        "false-sharing",
+    ] {
+        assert!(out.contains(demo), "{demo} missing from:\n{out}");
+    }
+}
+
+#[test]
+fn list_groups_demos_as_the_seed_does_and_marks_what_is_not_built() {
+    let out = stdout(&["list"]);
+    assert!(out.contains("Concurrency & the memory model"));
+    assert!(out.contains("[Memory reordering]"));
+    assert!(out.contains("not built yet:"), "{out}");
+    let json: serde_json::Value = serde_json::from_str(&stdout(&["list", "--json"])).unwrap();
+    assert_eq!(json.as_array().unwrap().len(), 4);
+}
+
+#[test]
+fn run_counts_lost_updates_on_real_cores() {
+    let out = stdout(&["run", "lost-update", "--iterations", "20000"]);
+    assert!(out.contains("lost updates") && out.contains("parallel"), "{out}");
+    let json: serde_json::Value = serde_json::from_str(&stdout(&[
+        "run",
+        "lost-update",
+        "--variant",
+        "fixed",
+        "--iterations",
+        "20000",
+        "--json",
+    ]))
+    .unwrap();
+    let figures = &json["rows"][0]["figures"];
+    let lost = figures
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f[0] == "lost updates")
+        .unwrap();
+    assert_eq!(lost[1], "0", "the fixed counter never loses an update");
+}
+
+#[test]
+fn run_store_buffering_prints_both_zero_per_ordering() {
+    let out = stdout(&["run", "store-buffering", "--iterations", "2000"]);
+    for m in ["relaxed", "release-acquire", "seqcst", "fence-seqcst"] {
+        assert!(out.contains(m), "{out}");
+    }
+    assert!(out.contains("both-zero"));
+}
+
+#[test]
+fn run_message_passing_says_what_x86_cannot_show() {
+    let out = stdout(&[
+        "run",
+        "message-passing",
+        "--ordering",
+        "relaxed",
+        "--iterations",
+        "2000",
+    ]);
+    assert!(out.contains("x86-64 is TSO"), "{out}");
+}
+
+#[test]
+fn check_prints_loom_counterexample_as_numbered_steps() {
+    let out = stdout(&["check", "message-passing", "--variant", "broken", "--checker", "loom"]);
+    assert!(out.contains("bug found"), "{out}");
+    // The writer (T1) stores data then ready; the reader (T2) sees ready, then reads stale data.
+    let data_store = out.find("T1 src/litmus/mp.rs").expect("writer steps");
+    let stale = out.find("T2 src/litmus/mp.rs").expect("reader steps");
+    assert!(data_store < stale, "{out}");
+    assert!(out.contains("store(Relaxed) <- 42"), "{out}");
+    assert!(out.contains("load(Relaxed) -> true"), "{out}");
+    assert!(
+        out.contains("load(Relaxed) -> 0   <- stale: the latest store to #0 was 42"),
+        "{out}"
+    );
+    assert!(
+        out.contains("self.data.load(mode.payload())"),
+        "the source line is shown: {out}"
+    );
+}
+
+#[test]
+fn check_prints_shuttle_counterexample_with_both_threads() {
+    let json: serde_json::Value = serde_json::from_str(&stdout(&[
+        "check",
+        "lost-update",
+        "--variant",
+        "broken",
+        "--checker",
+        "shuttle",
+        "--json",
+    ]))
+    .unwrap();
+    for run in json.as_array().unwrap() {
+        assert_eq!(run["verdict"], "bug found", "{run}");
+        let steps = run["steps"].as_array().unwrap();
+        let ops: Vec<(String, String)> = steps
+            .iter()
+            .map(|s| {
+                (
+                    s["thread"].as_str().unwrap().to_string(),
+                    s["operation"].as_str().unwrap().to_string(),
+                )
+            })
+            .collect();
+        for t in ["T1", "T2"] {
+            assert!(ops.contains(&(t.to_string(), "load".to_string())), "{t} loads: {ops:?}");
+            assert!(
+                ops.contains(&(t.to_string(), "store".to_string())),
+                "{t} stores: {ops:?}"
+            );
+        }
+    }
+}
+
+#[test]
+fn check_fixed_variant_passes_every_checker() {
+    let out = stdout(&["check", "lost-update", "--variant", "fixed"]);
+    assert_eq!(out.matches("passed").count(), 3, "{out}");
+}
+
+#[test]
+fn check_states_shuttle_blind_spot() {
+    let out = stdout(&[
+        "check",
+        "store-buffering",
+        "--variant",
+        "broken",
+        "--checker",
+        "shuttle",
+    ]);
+    assert!(out.contains("cannot see this bug class"), "{out}");
+}
+
+#[test]
+fn step_without_a_terminal_prints_every_step_at_once() {
+    let out = stdout(&["step", "lost-update"]);
+    assert!(out.contains("  1. T"), "{out}");
+    assert!(out.contains("result: ") && out.contains("lost update"), "{out}");
+    let out = stdout(&["step", "message-passing"]);
+    assert!(out.contains("stale"), "{out}");
+}
+
+#[test]
+fn matrix_covers_every_broken_variant_and_checker() {
+    let json: serde_json::Value = serde_json::from_str(&stdout(&["matrix", "--json"])).unwrap();
+    let rows = json.as_array().unwrap();
+    assert!(rows.len() >= 5);
+    for row in rows {
+        let cells = row["cells"].as_array().unwrap();
+        assert_eq!(cells.len(), 4);
+        assert_eq!(cells[0]["verdict"], "found", "loom finds every broken variant: {row}");
+    }
+    let mp = rows
+        .iter()
+        .find(|r| r["bug"].as_str().unwrap().starts_with("message-passing"))
+        .unwrap();
+    assert_eq!(mp["cells"][1]["verdict"], "blind");
+}
+
+#[test]
+fn misuse_gets_one_line_and_exit_code_2() {
+    misuse(&["run", "lost-updte"], "did you mean `lost-update`");
+    misuse(&["check", "aba-stak"], "unknown demo");
+    misuse(
+        &["run", "lost-update", "--variant", "bogus"],
+        "possible values: broken, fixed",
+    );
+    misuse(&["run", "lost-update", "--ordering", "relaxed"], "has no --ordering");
+    misuse(&["run", "store-buffering", "--ordering", "acquire"], "possible values");
+    misuse(&["run", "lost-update", "--threads", "0"], "0 is not in 1..=64");
+    misuse(&["run", "store-buffering", "--threads", "3"], "always runs 2 threads");
+    misuse(&["run", "lost-update", "--iterations", "0"], "0 is not in");
+    misuse(&["check", "false-sharing"], "nothing for a model checker");
+    misuse(&["run", "iriw"], "cannot run on real cores");
+    misuse(&["step", "false-sharing"], "no interleaving to step through");
+    misuse(&["check", "lost-update", "--checker", "spin"], "possible values");
+    misuse(&["frobnicate"], "unrecognized subcommand");
+}
