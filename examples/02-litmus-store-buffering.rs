@@ -46,7 +46,10 @@ fn main() {
     let pin = if args.no_pin { Pin::None } else { Pin::Spread };
     let modes = args.ordering.map_or(Mode::ALL.to_vec(), |m| vec![m]);
     println!("SB (store buffering): both loads read 0");
-    println!("{:<18} {:>10} {:>11} {:>8}   parallel", "ordering", "rounds", "both-zero", "%");
+    println!(
+        "{:<18} {:>10} {:>11} {:>8}   parallel",
+        "ordering", "rounds", "both-zero", "%"
+    );
     for &mode in &modes {
         let run = run_on_cores(Litmus::StoreBuffering, mode, args.rounds, pin);
         println!(
