@@ -265,17 +265,28 @@ fn run(
         out.iterations,
         if pin { "pinned" } else { "unpinned" }
     );
+    let mut widths: Vec<usize> = out
+        .rows
+        .first()
+        .map(|r| r.figures.iter().map(|(k, _)| k.len()).collect())
+        .unwrap_or_default();
+    for row in &out.rows {
+        for (w, (_, v)) in widths.iter_mut().zip(&row.figures) {
+            *w = (*w).max(v.len());
+        }
+    }
+    let case_width = out.rows.iter().map(|r| r.case.len()).max().unwrap_or(4).max(4);
     if let Some(first) = out.rows.first() {
-        print!("{:<20}", "case");
-        for (k, _) in &first.figures {
-            print!(" {k:>22}");
+        print!("{:<case_width$}", "case");
+        for ((k, _), w) in first.figures.iter().zip(&widths) {
+            print!("  {k:>w$}");
         }
         println!("  parallel");
     }
     for row in &out.rows {
-        print!("{:<20}", row.case);
-        for (_, v) in &row.figures {
-            print!(" {v:>22}");
+        print!("{:<case_width$}", row.case);
+        for ((_, v), w) in row.figures.iter().zip(&widths) {
+            print!("  {v:>w$}");
         }
         println!("  {}", if row.parallel { "yes" } else { "no" });
     }

@@ -27,7 +27,9 @@
 //! 4. T1 stores 1: T2's increment is overwritten. Two increments, count 1.
 //!
 //! Broken `increment_cas`: T1 loads 0 and computes `next = 1`; T2 increments to 1; T1's CAS
-//! fails, reloads `current = 1`, retries with the stale `next = 1` and succeeds: count 1.
+//! fails, reloads `current = 1`, retries with the stale `next = 1` and succeeds: count 1. Worse,
+//! on real cores the stale `next` can be far behind: the retry moves the counter *backwards*,
+//! erasing every increment the other thread made meanwhile (the lab shows ~40 % lost).
 //!
 //! ## Who sees it
 //!
