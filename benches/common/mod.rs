@@ -1,0 +1,189 @@
+//! Shared bench machinery: pinned, barrier-started threads that time only their parallel
+//! section, a spin-then-yield wait, quick mode, and the side file for extra figures.
+//!
+//! Every bench includes this file with `mod common;`; not every bench uses every item.
+#![allow(dead_code)]
+
+use std::path::PathBuf;
+use std::sync::Barrier;
+use std::time::{Duration, Instant};
+
+use criterion::Criterion;
+pub use lockfree_lab::hw::Pin;
+
+/// True under `BENCH_QUICK=1`: fewer, shorter samples (a smoke run of the whole suite).
+pub fn quick() -> bool {
+    std::env::var_os("BENCH_QUICK").is_some_and(|v| v != "0" && !v.is_empty())
+}
+
+/// True when the binary was started by `cargo bench` (criterion measures), false under
+/// `cargo test --benches` (criterion runs each routine once as a smoke test).
+pub fn measuring() -> bool {
+    std::env::args().any(|a| a == "--bench")
+}
+
+/// The criterion configuration every bench starts from.
+pub fn criterion() -> Criterion {
+    let c = Criterion::default();
+    if quick() {
+        c.sample_size(10)
+            .warm_up_time(Duration::from_millis(300))
+            .measurement_time(Duration::from_secs(1))
+    } else {
+        c.sample_size(50)
+            .warm_up_time(Duration::from_secs(1))
+            .measurement_time(Duration::from_secs(3))
+    }
+}
+
+/// `n` samples, or 10 in quick mode (criterion's minimum).
+pub fn samples(n: usize) -> usize {
+    if quick() {
+        10
+    } else {
+        n
+    }
+}
+
+/// `secs` seconds of measurement, or one in quick mode.
+pub fn measure_time(secs: u64) -> Duration {
+    Duration::from_secs(if quick() { 1 } else { secs })
+}
+
+/// One timed run of [`parallel`].
+#[derive(Debug)]
+pub struct Run<R> {
+    /// Each thread's result, by thread index.
+    pub results: Vec<R>,
+    /// From the first thread leaving the barrier to the last thread finishing its work.
+    pub wall: Duration,
+    /// Average CPU share of the threads over `wall` (1.0: each thread on a core all the time).
+    pub cpu_share: f64,
+}
+
+/// Runs `work(i)` on `threads` threads pinned per `pin` (thread `i` on core `i % cores` for
+/// [`Pin::Spread`], all on the first core for [`Pin::SameCore`]), released together by a
+/// barrier. Only the parallel section is timed: each thread stamps its own start (after the
+/// barrier) and end, so spawning, pinning, joining and the unpinned main thread (which may wait
+/// for a core while the workers spin) are outside the measurement. `lockfree_lab::hw::run_threads`
+/// times from the main thread instead, which is right for a demo and too coarse here.
+pub fn parallel<R: Send>(threads: usize, pin: Pin, work: impl Fn(usize) -> R + Sync) -> Run<R> {
+    let cores = core_affinity::get_core_ids().unwrap_or_default();
+    let barrier = Barrier::new(threads);
+    let stamped: Vec<(R, Instant, Instant, Duration)> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..threads)
+            .map(|i| {
+                let (barrier, work, cores) = (&barrier, &work, &cores);
+                s.spawn(move || {
+                    let core = match pin {
+                        Pin::None => None,
+                        Pin::Spread => cores.get(i % cores.len().max(1)),
+                        Pin::SameCore => cores.first(),
+                    };
+                    if let Some(core) = core {
+                        core_affinity::set_for_current(*core);
+                    }
+                    barrier.wait();
+                    let cpu0 = lockfree_lab::hw::thread_cpu_time();
+                    let start = Instant::now();
+                    let r = work(i);
+                    let end = Instant::now();
+                    (r, start, end, lockfree_lab::hw::thread_cpu_time() - cpu0)
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("a bench thread panicked"))
+            .collect()
+    });
+    let start = stamped.iter().map(|t| t.1).min().expect("at least one thread");
+    let end = stamped.iter().map(|t| t.2).max().expect("at least one thread");
+    let wall = end - start;
+    let busy: f64 = stamped.iter().map(|t| t.3.as_secs_f64()).sum();
+    let cpu_share = if wall.is_zero() {
+        1.0
+    } else {
+        busy / (wall.as_secs_f64() * threads as f64)
+    };
+    Run {
+        results: stamped.into_iter().map(|t| t.0).collect(),
+        wall,
+        cpu_share,
+    }
+}
+
+/// Waits for `ready()` by spinning, then yielding: with more threads than cores (2P2C on two
+/// cores) a pure spin would burn the time slice of the thread it waits for. Every candidate in a
+/// comparison waits through this same function.
+#[inline]
+pub fn wait_until(mut ready: impl FnMut() -> bool) {
+    let mut spins = 0u32;
+    while !ready() {
+        if spins < 128 {
+            std::hint::spin_loop();
+            spins += 1;
+        } else {
+            std::thread::yield_now();
+        }
+    }
+}
+
+/// Figures a bench records besides criterion's timings (CAS retries per op, CPU share), for
+/// `scripts/bench-report`. Written only when measuring, to `<criterion dir>/lab-extra.tsv` as
+/// `group<TAB>id<TAB>key<TAB>value` lines (a later line for the same key wins).
+pub fn record_extra(group: &str, id: &str, key: &str, value: f64) {
+    if !measuring() {
+        return;
+    }
+    use std::io::Write;
+    let path = criterion_dir().join("lab-extra.tsv");
+    if let Some(dir) = path.parent() {
+        let _ = std::fs::create_dir_all(dir);
+    }
+    let mut f = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&path)
+        .expect("open lab-extra.tsv");
+    writeln!(f, "{group}\t{id}\t{key}\t{value}").expect("write lab-extra.tsv");
+}
+
+/// Criterion's output directory, found as criterion finds it (`CRITERION_HOME`, then
+/// `CARGO_TARGET_DIR/criterion`, then `target/criterion` under the package root).
+pub fn criterion_dir() -> PathBuf {
+    if let Some(home) = std::env::var_os("CRITERION_HOME") {
+        PathBuf::from(home)
+    } else if let Some(target) = std::env::var_os("CARGO_TARGET_DIR") {
+        PathBuf::from(target).join("criterion")
+    } else {
+        PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("target")
+            .join("criterion")
+    }
+}
+
+/// Collects the CPU share of every sample of one bench id and records its min and median.
+#[derive(Debug, Default)]
+pub struct Shares(Vec<f64>);
+
+impl Shares {
+    /// Adds one run's CPU share; runs shorter than a millisecond (criterion's first warm-up
+    /// calls) are dominated by thread start-up and are skipped.
+    pub fn push<R>(&mut self, run: &Run<R>) {
+        if run.wall >= Duration::from_millis(1) {
+            self.0.push(run.cpu_share);
+        }
+    }
+
+    /// Records `cpu_share_min` and `cpu_share_median` for `group`/`id`, then clears.
+    pub fn record(&mut self, group: &str, id: &str) {
+        if self.0.is_empty() {
+            return;
+        }
+        self.0.sort_by(f64::total_cmp);
+        record_extra(group, id, "cpu_share_min", self.0[0]);
+        record_extra(group, id, "cpu_share_median", self.0[self.0.len() / 2]);
+        self.0.clear();
+    }
+}
