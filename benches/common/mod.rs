@@ -63,17 +63,28 @@ pub struct Run<R> {
 
 /// Runs `work(i)` on `threads` threads pinned per `pin` (thread `i` on core `i % cores` for
 /// [`Pin::Spread`], all on the first core for [`Pin::SameCore`]), released together by a
-/// barrier. Only the parallel section is timed: each thread stamps its own start (after the
-/// barrier) and end, so spawning, pinning, joining and the unpinned main thread (which may wait
-/// for a core while the workers spin) are outside the measurement. `lockfree_lab::hw::run_threads`
-/// times from the main thread instead, which is right for a demo and too coarse here.
+/// barrier. See [`parallel_tasks`].
 pub fn parallel<R: Send>(threads: usize, pin: Pin, work: impl Fn(usize) -> R + Sync) -> Run<R> {
+    let work = &work;
+    parallel_tasks(pin, (0..threads).map(|i| move || work(i)).collect())
+}
+
+/// Runs each task on its own thread (task `i` pinned per `pin` as in [`parallel`]), released
+/// together by a barrier. Only the parallel section is timed: each thread stamps its own start
+/// (after the barrier) and end, so spawning, pinning, joining and the unpinned main thread (which
+/// may wait for a core while the workers spin) are outside the measurement.
+/// `lockfree_lab::hw::run_threads` times from the main thread instead, which is right for a demo
+/// and too coarse here.
+pub fn parallel_tasks<R: Send, F: FnOnce() -> R + Send>(pin: Pin, tasks: Vec<F>) -> Run<R> {
+    let threads = tasks.len();
     let cores = core_affinity::get_core_ids().unwrap_or_default();
     let barrier = Barrier::new(threads);
     let stamped: Vec<(R, Instant, Instant, Duration)> = std::thread::scope(|s| {
-        let handles: Vec<_> = (0..threads)
-            .map(|i| {
-                let (barrier, work, cores) = (&barrier, &work, &cores);
+        let handles: Vec<_> = tasks
+            .into_iter()
+            .enumerate()
+            .map(|(i, task)| {
+                let (barrier, cores) = (&barrier, &cores);
                 s.spawn(move || {
                     let core = match pin {
                         Pin::None => None,
@@ -86,7 +97,7 @@ pub fn parallel<R: Send>(threads: usize, pin: Pin, work: impl Fn(usize) -> R + S
                     barrier.wait();
                     let cpu0 = lockfree_lab::hw::thread_cpu_time();
                     let start = Instant::now();
-                    let r = work(i);
+                    let r = task();
                     let end = Instant::now();
                     (r, start, end, lockfree_lab::hw::thread_cpu_time() - cpu0)
                 })
@@ -112,6 +123,9 @@ pub fn parallel<R: Send>(threads: usize, pin: Pin, work: impl Fn(usize) -> R + S
         cpu_share,
     }
 }
+
+/// A boxed task for [`parallel_tasks`] when the threads do different jobs.
+pub type Task<'a, R> = Box<dyn FnOnce() -> R + Send + 'a>;
 
 /// Waits for `ready()` by spinning, then yielding: with more threads than cores (2P2C on two
 /// cores) a pure spin would burn the time slice of the thread it waits for. Every candidate in a

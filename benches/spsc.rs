@@ -1,0 +1,324 @@
+//! The single-producer single-consumer ring: the lab's `spsc::real::fixed` ring (`fixed`) vs
+//! rtrb, crossbeam's `ArrayQueue`, std's `sync_channel` (all `baseline-<crate>`), with the
+//! producer and the consumer pinned to the two cores.
+//!
+//! Groups:
+//! - `spsc/round-trip`: ping-pong over two rings (capacity 64, one item in flight): time per round
+//!   trip. `baseline-raw-pingpong` is the physical floor: two `AtomicU64` on separate
+//!   `CachePadded` lines, each thread storing to its own and spinning on the other's.
+//! - `spsc/throughput-cap{2,64,4096}`: the producer pushes `0..n`, the consumer pops and checks
+//!   each value: time per item (throughput line = items/s).
+//! - `spsc/batch-{16,256}`: the same through the batch APIs (the lab's slices, rtrb's chunks),
+//!   capacity 4096: time per batch, throughput in items/s.
+//!
+//! Every candidate waits the same way (`common::wait_until`: spin, then yield) and uses its
+//! non-blocking calls (`try_send`/`try_recv` for `sync_channel`): this compares data structures,
+//! not blocking strategies. Before timing, each candidate is checked as a queue: exactly
+//! `capacity` items fit, and 100,000 items cross between the cores in order.
+mod common;
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use common::{parallel_tasks, wait_until, Pin, Shares, Task};
+use criterion::{criterion_group, criterion_main, BenchmarkGroup, Criterion, Throughput};
+use crossbeam_utils::CachePadded;
+
+/// One SPSC queue implementation, seen through the operations the benches use.
+trait Spsc {
+    const ID: &'static str;
+    type P: Send;
+    type C: Send;
+    fn channel(capacity: usize) -> (Self::P, Self::C);
+    /// Pushes `v`; false when the queue is full.
+    fn push(p: &mut Self::P, v: u64) -> bool;
+    fn pop(c: &mut Self::C) -> Option<u64>;
+}
+
+struct Rtrb;
+impl Spsc for Rtrb {
+    const ID: &'static str = "baseline-rtrb";
+    type P = rtrb::Producer<u64>;
+    type C = rtrb::Consumer<u64>;
+    fn channel(capacity: usize) -> (Self::P, Self::C) {
+        rtrb::RingBuffer::new(capacity)
+    }
+    #[inline]
+    fn push(p: &mut Self::P, v: u64) -> bool {
+        p.push(v).is_ok()
+    }
+    #[inline]
+    fn pop(c: &mut Self::C) -> Option<u64> {
+        c.pop().ok()
+    }
+}
+
+struct ArrayQ;
+impl Spsc for ArrayQ {
+    const ID: &'static str = "baseline-crossbeam-arrayqueue";
+    type P = std::sync::Arc<crossbeam_queue::ArrayQueue<u64>>;
+    type C = std::sync::Arc<crossbeam_queue::ArrayQueue<u64>>;
+    fn channel(capacity: usize) -> (Self::P, Self::C) {
+        let q = std::sync::Arc::new(crossbeam_queue::ArrayQueue::new(capacity));
+        (q.clone(), q)
+    }
+    #[inline]
+    fn push(p: &mut Self::P, v: u64) -> bool {
+        p.push(v).is_ok()
+    }
+    #[inline]
+    fn pop(c: &mut Self::C) -> Option<u64> {
+        c.pop()
+    }
+}
+
+struct StdSync;
+impl Spsc for StdSync {
+    const ID: &'static str = "baseline-std-sync_channel";
+    type P = std::sync::mpsc::SyncSender<u64>;
+    type C = std::sync::mpsc::Receiver<u64>;
+    fn channel(capacity: usize) -> (Self::P, Self::C) {
+        std::sync::mpsc::sync_channel(capacity)
+    }
+    #[inline]
+    fn push(p: &mut Self::P, v: u64) -> bool {
+        p.try_send(v).is_ok()
+    }
+    #[inline]
+    fn pop(c: &mut Self::C) -> Option<u64> {
+        c.try_recv().ok()
+    }
+}
+
+#[inline]
+fn send<Q: Spsc>(p: &mut Q::P, v: u64) {
+    wait_until(|| Q::push(p, v));
+}
+
+#[inline]
+fn recv<Q: Spsc>(c: &mut Q::C) -> u64 {
+    let mut got = 0;
+    wait_until(|| match Q::pop(c) {
+        Some(v) => {
+            got = v;
+            true
+        }
+        None => false,
+    });
+    got
+}
+
+/// Moves `0..n` from a producer on core 0 to a consumer on core 1, checking order and count.
+fn transfer<Q: Spsc>(capacity: usize, n: u64, shares: &mut Shares) -> Duration {
+    let (mut p, mut c) = Q::channel(capacity);
+    let tasks: Vec<Task<'_, ()>> = vec![
+        Box::new(move || (0..n).for_each(|i| send::<Q>(&mut p, i))),
+        Box::new(move || {
+            for i in 0..n {
+                let v = recv::<Q>(&mut c);
+                assert_eq!(v, i, "{}: item out of order or lost", Q::ID);
+            }
+        }),
+    ];
+    let run = parallel_tasks(Pin::Spread, tasks);
+    shares.push(&run);
+    run.wall
+}
+
+/// `n` round trips over two rings; every echo is checked.
+fn round_trips<Q: Spsc>(n: u64, shares: &mut Shares) -> Duration {
+    let (mut ping_p, mut ping_c) = Q::channel(64);
+    let (mut pong_p, mut pong_c) = Q::channel(64);
+    let tasks: Vec<Task<'_, ()>> = vec![
+        Box::new(move || {
+            for i in 0..n {
+                send::<Q>(&mut ping_p, i);
+                assert_eq!(recv::<Q>(&mut pong_c), i, "{}: wrong echo", Q::ID);
+            }
+        }),
+        Box::new(move || {
+            for _ in 0..n {
+                let v = recv::<Q>(&mut ping_c);
+                send::<Q>(&mut pong_p, v);
+            }
+        }),
+    ];
+    let run = parallel_tasks(Pin::Spread, tasks);
+    shares.push(&run);
+    run.wall
+}
+
+/// The floor: a round trip that is nothing but two cache-line transfers.
+fn raw_pingpong(n: u64, shares: &mut Shares) -> Duration {
+    let ping = CachePadded::new(AtomicU64::new(0));
+    let pong = CachePadded::new(AtomicU64::new(0));
+    let (ping, pong) = (&ping, &pong);
+    let tasks: Vec<Task<'_, ()>> = vec![
+        Box::new(move || {
+            for i in 1..=n {
+                // ORDERING: Release [ping] — pairs with the Acquire load in the echo thread (a queue would publish its slot here).
+                ping.store(i, Ordering::Release);
+                // ORDERING: Acquire [pong] — pairs with the Release store of the echo.
+                wait_until(|| pong.load(Ordering::Acquire) == i);
+            }
+        }),
+        Box::new(move || {
+            for i in 1..=n {
+                // ORDERING: Acquire [ping] — pairs with the Release store of the pinging thread.
+                wait_until(|| ping.load(Ordering::Acquire) == i);
+                // ORDERING: Release [pong] — pairs with the Acquire load in the pinging thread.
+                pong.store(i, Ordering::Release);
+            }
+        }),
+    ];
+    let run = parallel_tasks(Pin::Spread, tasks);
+    shares.push(&run);
+    run.wall
+}
+
+/// Before anything is timed: `Q` holds exactly `capacity` items, is FIFO on one thread, and
+/// carries 100,000 items across the cores in order.
+fn sanity<Q: Spsc>(capacity: usize) {
+    let (mut p, mut c) = Q::channel(capacity);
+    for i in 0..capacity as u64 {
+        assert!(Q::push(&mut p, i), "{}: push {i} of {capacity} failed", Q::ID);
+    }
+    assert!(!Q::push(&mut p, 99), "{}: accepted more than {capacity} items", Q::ID);
+    for i in 0..capacity as u64 {
+        assert_eq!(Q::pop(&mut c), Some(i), "{}: not FIFO", Q::ID);
+    }
+    assert_eq!(Q::pop(&mut c), None, "{}: popped from an empty queue", Q::ID);
+    transfer::<Q>(capacity, 100_000, &mut Shares::default());
+}
+
+/// Runs one id in a group and records its CPU share.
+fn case(
+    g: &mut BenchmarkGroup<'_, criterion::measurement::WallTime>,
+    group: &str,
+    id: &str,
+    f: impl Fn(u64, &mut Shares) -> Duration,
+) {
+    let mut shares = Shares::default();
+    g.bench_function(id, |b| b.iter_custom(|n| f(n, &mut shares)));
+    shares.record(group, id);
+}
+
+fn throughput_case<Q: Spsc>(g: &mut BenchmarkGroup<'_, criterion::measurement::WallTime>, group: &str, cap: usize) {
+    sanity::<Q>(cap);
+    case(g, group, Q::ID, |n, s| transfer::<Q>(cap, n, s));
+}
+
+fn round_trip_case<Q: Spsc>(g: &mut BenchmarkGroup<'_, criterion::measurement::WallTime>, group: &str) {
+    sanity::<Q>(64);
+    case(g, group, Q::ID, round_trips::<Q>);
+}
+
+fn bench(c: &mut Criterion) {
+    let group = "spsc/round-trip";
+    let mut g = c.benchmark_group(group);
+    g.sample_size(common::samples(50));
+    case(&mut g, group, "baseline-raw-pingpong", raw_pingpong);
+    round_trip_case::<Rtrb>(&mut g, group);
+    round_trip_case::<ArrayQ>(&mut g, group);
+    round_trip_case::<StdSync>(&mut g, group);
+    g.finish();
+
+    // Per-item throughput is bimodal on the 2-vCPU VM: many samples, reported as min/median/max.
+    for cap in [2usize, 64, 4096] {
+        let group = format!("spsc/throughput-cap{cap}");
+        let mut g = c.benchmark_group(&group);
+        g.sample_size(common::samples(100));
+        g.measurement_time(common::measure_time(5));
+        g.throughput(Throughput::Elements(1));
+        throughput_case::<Rtrb>(&mut g, &group, cap);
+        throughput_case::<ArrayQ>(&mut g, &group, cap);
+        throughput_case::<StdSync>(&mut g, &group, cap);
+        g.finish();
+    }
+
+    for k in [16usize, 256] {
+        let group = format!("spsc/batch-{k}");
+        let mut g = c.benchmark_group(&group);
+        g.sample_size(common::samples(100));
+        g.measurement_time(common::measure_time(5));
+        g.throughput(Throughput::Elements(k as u64));
+        rtrb_batches(k, 100_000 / k as u64, true, &mut Shares::default());
+        case(&mut g, &group, "baseline-rtrb", |n, s| rtrb_batches(k, n, false, s));
+        g.finish();
+    }
+}
+
+/// rtrb's chunk API: `n` batches of `k` items through a ring of 4096. The producer writes a run
+/// of consecutive numbers into the chunk; the consumer copies each chunk out to a buffer (as a
+/// `pop` into a slice does) and checks it (see [`check_batch`]).
+fn rtrb_batches(k: usize, n: u64, full_check: bool, shares: &mut Shares) -> Duration {
+    let (mut p, mut c) = rtrb::RingBuffer::<u64>::new(4096);
+    let tasks: Vec<Task<'_, ()>> = vec![
+        Box::new(move || {
+            let mut next = 0u64;
+            for _ in 0..n {
+                let mut chunk = loop {
+                    match p.write_chunk_uninit(k) {
+                        Ok(chunk) => break chunk,
+                        Err(_) => wait_until(|| p.slots() >= k),
+                    }
+                };
+                let (a, b) = chunk.as_mut_slices();
+                let split = a.len() as u64;
+                for (j, slot) in a.iter_mut().enumerate() {
+                    slot.write(next + j as u64);
+                }
+                for (j, slot) in b.iter_mut().enumerate() {
+                    slot.write(next + split + j as u64);
+                }
+                next += k as u64;
+                // SAFETY: every one of the chunk's `k` slots was written just above.
+                unsafe { chunk.commit_all() };
+            }
+        }),
+        Box::new(move || {
+            let mut buf = vec![0u64; k];
+            for batch in 0..n {
+                let chunk = loop {
+                    match c.read_chunk(k) {
+                        Ok(chunk) => break chunk,
+                        Err(_) => wait_until(|| c.slots() >= k),
+                    }
+                };
+                let (a, b) = chunk.as_slices();
+                buf[..a.len()].copy_from_slice(a);
+                buf[a.len()..].copy_from_slice(b);
+                chunk.commit_all();
+                check_batch("baseline-rtrb", &buf, batch * k as u64, full_check);
+            }
+        }),
+    ];
+    let run = parallel_tasks(Pin::Spread, tasks);
+    shares.push(&run);
+    run.wall
+}
+
+/// A received batch must be `first..first + k`. Timed runs check both ends of every batch
+/// (a per-item check would cost as much as the copy being measured); the sanity run checks every
+/// item.
+#[inline]
+fn check_batch(id: &str, buf: &[u64], first: u64, full: bool) {
+    let k = buf.len() as u64;
+    if full {
+        for (j, &v) in buf.iter().enumerate() {
+            assert_eq!(v, first + j as u64, "{id}: batch item out of order or lost");
+        }
+    } else {
+        assert!(
+            buf[0] == first && buf[buf.len() - 1] == first + k - 1,
+            "{id}: batch out of order or lost"
+        );
+    }
+}
+
+criterion_group! {
+    name = benches;
+    config = common::criterion();
+    targets = bench
+}
+criterion_main!(benches);
