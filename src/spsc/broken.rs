@@ -1,0 +1,385 @@
+// BUG: `tail` is published and read with Relaxed (a), and the producer reads `head` with Relaxed (b).
+use super::sync::{Arc, AtomicUsize, Ordering, UnsafeCell};
+use crate::spsc::{CachePadded, CapacityError, Full};
+use std::mem::MaybeUninit;
+
+/// The state both halves share; dropped (and drained) by whichever half is dropped last.
+struct Shared<T> {
+    /// The consumer's position, in `0..2 * capacity`: the next slot to read is `head % capacity`.
+    /// Written only by the consumer; it lags the consumer's own copy only inside a batch.
+    head: CachePadded<AtomicUsize>,
+    /// The producer's position, in `0..2 * capacity`: the next slot to write is `tail % capacity`.
+    /// Written only by the producer. `tail - head (mod 2 * capacity)` is the length, `0..=capacity`.
+    tail: CachePadded<AtomicUsize>,
+    /// The number of slots; every one of them is usable (positions run over twice the capacity,
+    /// so a full ring and an empty one have different distances).
+    capacity: usize,
+    /// The payloads; slot `i` is initialized exactly when `i` lies in `head..tail` (mod capacity).
+    slots: Box<[UnsafeCell<MaybeUninit<T>>]>,
+}
+
+impl<T> Shared<T> {
+    /// The slot of position `pos`.
+    fn slot(&self, pos: usize) -> &UnsafeCell<MaybeUninit<T>> {
+        debug_assert!(pos < 2 * self.capacity);
+        &self.slots[if pos >= self.capacity { pos - self.capacity } else { pos }]
+    }
+
+    /// `pos` advanced by `n <= capacity` positions.
+    fn advance(&self, pos: usize, n: usize) -> usize {
+        debug_assert!(pos < 2 * self.capacity && n <= self.capacity);
+        let next = pos + n;
+        if next >= 2 * self.capacity {
+            next - 2 * self.capacity
+        } else {
+            next
+        }
+    }
+
+    /// How many items lie between `head` and `tail`.
+    fn distance(&self, head: usize, tail: usize) -> usize {
+        if tail >= head {
+            tail - head
+        } else {
+            tail + 2 * self.capacity - head
+        }
+    }
+
+    /// The producer makes the slots before `tail` readable.
+    fn publish_tail(&self, tail: usize) {
+        // BUG: (a) Relaxed: a consumer that sees this tail may not see the slot writes before it.
+        // ORDERING: Relaxed [tail-publish] — publishes nothing: the bug.
+        self.tail.store(tail, Ordering::Relaxed);
+    }
+
+    /// The consumer learns how far the producer has written.
+    fn load_tail(&self) -> usize {
+        // BUG: (a) Relaxed: seeing the new tail does not make the producer's slot writes visible.
+        // ORDERING: Relaxed [tail-publish] — synchronizes with nothing: the bug.
+        self.tail.load(Ordering::Relaxed)
+    }
+
+    /// The consumer hands the slots before `head` back to the producer.
+    fn publish_head(&self, head: usize) {
+        // ORDERING: Release [head-publish] — the slot reads happen-before the producer's Acquire load that sees this head.
+        self.head.store(head, Ordering::Release);
+    }
+
+    /// The producer learns how far the consumer has read.
+    fn load_head(&self) -> usize {
+        // BUG: (b) Relaxed: the consumer's read of a freed slot may not be finished when we write it.
+        // ORDERING: Relaxed [head-publish] — synchronizes with nothing: the bug.
+        self.head.load(Ordering::Relaxed)
+    }
+}
+
+impl<T> Drop for Shared<T> {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            // Leak the items rather than touch a model checker's state while it unwinds (a
+            // second panic would abort the test binary); a leak is safe.
+            return;
+        }
+        // ORDERING: Relaxed [last-drop] — both halves are gone: `Arc`'s drop made their accesses happen-before this.
+        let mut head = self.head.load(Ordering::Relaxed);
+        // ORDERING: Relaxed [last-drop] — as above.
+        let tail = self.tail.load(Ordering::Relaxed);
+        while head != tail {
+            // SAFETY: positions in `head..tail` hold initialized items that nobody will read again,
+            // and no other handle exists (we are in the last `Arc`'s drop).
+            self.slot(head).with_mut(|p| unsafe { (*p).assume_init_drop() });
+            head = self.advance(head, 1);
+        }
+    }
+}
+
+/// Creates a ring of exactly `capacity` slots and returns its two halves.
+///
+/// # Panics
+/// If `capacity` is 0 (`spsc::channel: capacity must be at least 1, got 0`), too large for the
+/// address space (`spsc::channel: capacity N is too large: at most M slots of B bytes fit`), or
+/// the slots cannot be allocated. [`try_channel`] returns these as a [`CapacityError`] instead.
+pub fn channel<T>(capacity: usize) -> (Producer<T>, Consumer<T>) {
+    try_channel(capacity).unwrap_or_else(|e| panic!("spsc::channel: {e}"))
+}
+
+/// [`channel`], returning an error instead of panicking for a bad `capacity`.
+pub fn try_channel<T>(capacity: usize) -> Result<(Producer<T>, Consumer<T>), CapacityError> {
+    crate::spsc::check_capacity(capacity, std::mem::size_of::<UnsafeCell<MaybeUninit<T>>>())?;
+    let mut slots = Vec::new();
+    slots
+        .try_reserve_exact(capacity)
+        .map_err(|_| CapacityError::AllocationFailed { requested: capacity })?;
+    slots.extend((0..capacity).map(|_| UnsafeCell::new(MaybeUninit::uninit())));
+    let shared = Arc::new(Shared {
+        head: CachePadded::new(AtomicUsize::new(0)),
+        tail: CachePadded::new(AtomicUsize::new(0)),
+        capacity,
+        slots: slots.into_boxed_slice(),
+    });
+    let producer = Producer {
+        shared: Arc::clone(&shared),
+        tail: 0,
+        cached_head: 0,
+    };
+    let consumer = Consumer {
+        shared,
+        head: 0,
+        cached_tail: 0,
+    };
+    Ok((producer, consumer))
+}
+
+/// The writing half: `Send` (it may move to another thread), not `Sync`, not `Clone`.
+pub struct Producer<T> {
+    shared: Arc<Shared<T>>,
+    /// The producer's own position; equal to `shared.tail` except inside a batch.
+    tail: usize,
+    /// The last `head` this half loaded; reloaded only when it says the ring is full.
+    cached_head: usize,
+}
+
+// SAFETY: the producer only moves `T`s into the ring (so `T: Send` suffices) and it is the only
+// handle that writes `tail` and the free slots; `&Producer` is not shared (no `Sync`).
+unsafe impl<T: Send> Send for Producer<T> {}
+
+impl<T> Producer<T> {
+    /// Free slots, reloading `head` only when the cached copy says there are fewer than `wanted`.
+    fn free_slots(&mut self, wanted: usize) -> usize {
+        let capacity = self.shared.capacity;
+        let free = capacity - self.shared.distance(self.cached_head, self.tail);
+        if free >= wanted {
+            return free;
+        }
+        self.cached_head = self.shared.load_head();
+        capacity - self.shared.distance(self.cached_head, self.tail)
+    }
+
+    /// Writes `value` into the slot at the producer's position and advances it (unpublished).
+    fn write(&mut self, value: T) {
+        let slot = self.shared.slot(self.tail);
+        // SAFETY: the caller checked that this slot is free: the consumer has read it (Acquire on
+        // `head`) or it was never written, and only this producer writes slots.
+        slot.with_mut(|p| unsafe { (*p).write(value) });
+        self.tail = self.shared.advance(self.tail, 1);
+    }
+
+    /// Appends `value`, or returns it in [`Full`] if every slot is taken.
+    pub fn push(&mut self, value: T) -> Result<(), Full<T>> {
+        if self.free_slots(1) == 0 {
+            return Err(Full(value));
+        }
+        self.write(value);
+        self.shared.publish_tail(self.tail);
+        Ok(())
+    }
+
+    /// Moves items from `items` into the ring until it is full or `items` ends, then publishes
+    /// them all with one store; returns how many moved. It never takes an item it has no room
+    /// for, so pass `&mut iter` to keep the rest. If `items` panics, the items already moved are
+    /// published before the panic continues.
+    pub fn push_iter<I: IntoIterator<Item = T>>(&mut self, items: I) -> usize {
+        /// Publishes the batch on every exit, unwinding included.
+        struct Commit<'a, T>(&'a mut Producer<T>, usize);
+        impl<T> Drop for Commit<'_, T> {
+            fn drop(&mut self) {
+                if self.1 > 0 {
+                    self.0.shared.publish_tail(self.0.tail);
+                }
+            }
+        }
+        let mut items = items.into_iter();
+        let mut free = self.free_slots(1);
+        let mut batch = Commit(self, 0);
+        while free > 0 {
+            let Some(item) = items.next() else { break };
+            batch.0.write(item);
+            batch.1 += 1;
+            free -= 1;
+            if free == 0 {
+                free = batch.0.free_slots(1);
+            }
+        }
+        batch.1
+    }
+
+    /// Clones items from the front of `items` into the ring (as many as fit), publishing once;
+    /// returns how many were pushed.
+    pub fn push_slice(&mut self, items: &[T]) -> usize
+    where
+        T: Clone,
+    {
+        self.push_iter(items.iter().cloned())
+    }
+
+    /// The number of slots.
+    pub fn capacity(&self) -> usize {
+        self.shared.capacity
+    }
+
+    /// Items in the ring now (the consumer may be removing some as you read this).
+    pub fn len(&self) -> usize {
+        // ORDERING: Relaxed [len] — a snapshot count; it reads no slot and is not cached for `push`.
+        let head = self.shared.head.load(Ordering::Relaxed);
+        self.shared.distance(head, self.tail)
+    }
+
+    /// True when the ring holds no item.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// True when every slot is taken (a concurrent pop may free one at any moment).
+    pub fn is_full(&self) -> bool {
+        self.len() == self.shared.capacity
+    }
+}
+
+impl<T> std::fmt::Debug for Producer<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Producer")
+            .field("capacity", &self.shared.capacity)
+            .field("tail", &self.tail)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The reading half: `Send` (it may move to another thread), not `Sync`, not `Clone`.
+pub struct Consumer<T> {
+    shared: Arc<Shared<T>>,
+    /// The consumer's own position; equal to `shared.head` except inside a [`ReadChunk`].
+    head: usize,
+    /// The last `tail` this half loaded; reloaded only when it says the ring is empty.
+    cached_tail: usize,
+}
+
+// SAFETY: the consumer only moves `T`s out of the ring (so `T: Send` suffices) and it is the only
+// handle that writes `head` and reads the full slots; `&Consumer` is not shared (no `Sync`).
+unsafe impl<T: Send> Send for Consumer<T> {}
+
+impl<T> Consumer<T> {
+    /// Readable items, reloading `tail` only when the cached copy says there are fewer than `wanted`.
+    fn ready_slots(&mut self, wanted: usize) -> usize {
+        let ready = self.shared.distance(self.head, self.cached_tail);
+        if ready >= wanted {
+            return ready;
+        }
+        self.cached_tail = self.shared.load_tail();
+        self.shared.distance(self.head, self.cached_tail)
+    }
+
+    /// Moves the item at the consumer's position out and advances it (unpublished).
+    fn read(&mut self) -> T {
+        let slot = self.shared.slot(self.head);
+        // SAFETY: the caller checked that this slot is full: the producer wrote it before the
+        // tail we loaded with Acquire, and it will not write it again until we publish `head`.
+        let value = slot.with(|p| unsafe { (*p).assume_init_read() });
+        self.head = self.shared.advance(self.head, 1);
+        value
+    }
+
+    /// Removes the oldest item, or returns `None` if the ring is empty.
+    pub fn pop(&mut self) -> Option<T> {
+        if self.ready_slots(1) == 0 {
+            return None;
+        }
+        let value = self.read();
+        self.shared.publish_head(self.head);
+        Some(value)
+    }
+
+    /// A batch read of up to `max` items: iterate it to take them; dropping it publishes `head`
+    /// once for the items taken, and the items not taken stay in the ring.
+    pub fn pop_chunk(&mut self, max: usize) -> ReadChunk<'_, T> {
+        let len = self.ready_slots(max.min(self.shared.capacity)).min(max);
+        ReadChunk {
+            consumer: self,
+            remaining: len,
+            taken: 0,
+        }
+    }
+
+    /// The number of slots.
+    pub fn capacity(&self) -> usize {
+        self.shared.capacity
+    }
+
+    /// Items in the ring now (the producer may be adding some as you read this).
+    pub fn len(&self) -> usize {
+        // ORDERING: Relaxed [len] — a snapshot count; it reads no slot and is not cached for `pop`.
+        let tail = self.shared.tail.load(Ordering::Relaxed);
+        self.shared.distance(self.head, tail)
+    }
+
+    /// True when the ring holds no item (a concurrent push may add one at any moment).
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// True when every slot is taken.
+    pub fn is_full(&self) -> bool {
+        self.len() == self.shared.capacity
+    }
+}
+
+impl<T> Drop for Consumer<T> {
+    fn drop(&mut self) {
+        // A forgotten `ReadChunk` leaves `head` unpublished: publish it, so that the last drop
+        // never drains items that were already moved out.
+        self.shared.publish_head(self.head);
+    }
+}
+
+impl<T> std::fmt::Debug for Consumer<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Consumer")
+            .field("capacity", &self.shared.capacity)
+            .field("head", &self.head)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Up to `max` items of a [`Consumer::pop_chunk`]; an iterator that moves them out.
+pub struct ReadChunk<'a, T> {
+    consumer: &'a mut Consumer<T>,
+    /// Items still available to this chunk.
+    remaining: usize,
+    /// Items taken so far (published when the chunk is dropped).
+    taken: usize,
+}
+
+impl<T> Iterator for ReadChunk<'_, T> {
+    type Item = T;
+
+    fn next(&mut self) -> Option<T> {
+        if self.remaining == 0 {
+            return None;
+        }
+        self.remaining -= 1;
+        self.taken += 1;
+        Some(self.consumer.read())
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        (self.remaining, Some(self.remaining))
+    }
+}
+
+impl<T> ExactSizeIterator for ReadChunk<'_, T> {}
+
+impl<T> Drop for ReadChunk<'_, T> {
+    fn drop(&mut self) {
+        if self.taken > 0 {
+            self.consumer.shared.publish_head(self.consumer.head);
+        }
+    }
+}
+
+impl<T> std::fmt::Debug for ReadChunk<'_, T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ReadChunk")
+            .field("remaining", &self.remaining)
+            .field("taken", &self.taken)
+            .finish()
+    }
+}
