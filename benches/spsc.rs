@@ -23,6 +23,7 @@ use std::time::Duration;
 use common::{parallel_tasks, wait_until, Pin, Shares, Task};
 use criterion::{criterion_group, criterion_main, BenchmarkGroup, Criterion, Throughput};
 use crossbeam_utils::CachePadded;
+use lockfree_lab::spsc::real::fixed;
 
 /// One SPSC queue implementation, seen through the operations the benches use.
 trait Spsc {
@@ -33,6 +34,25 @@ trait Spsc {
     /// Pushes `v`; false when the queue is full.
     fn push(p: &mut Self::P, v: u64) -> bool;
     fn pop(c: &mut Self::C) -> Option<u64>;
+}
+
+/// The lab's ring.
+struct Lab;
+impl Spsc for Lab {
+    const ID: &'static str = "fixed";
+    type P = fixed::Producer<u64>;
+    type C = fixed::Consumer<u64>;
+    fn channel(capacity: usize) -> (Self::P, Self::C) {
+        fixed::channel(capacity)
+    }
+    #[inline]
+    fn push(p: &mut Self::P, v: u64) -> bool {
+        p.push(v).is_ok()
+    }
+    #[inline]
+    fn pop(c: &mut Self::C) -> Option<u64> {
+        c.pop()
+    }
 }
 
 struct Rtrb;
@@ -218,6 +238,7 @@ fn bench(c: &mut Criterion) {
     let mut g = c.benchmark_group(group);
     g.sample_size(common::samples(50));
     case(&mut g, group, "baseline-raw-pingpong", raw_pingpong);
+    round_trip_case::<Lab>(&mut g, group);
     round_trip_case::<Rtrb>(&mut g, group);
     round_trip_case::<ArrayQ>(&mut g, group);
     round_trip_case::<StdSync>(&mut g, group);
@@ -230,6 +251,7 @@ fn bench(c: &mut Criterion) {
         g.sample_size(common::samples(100));
         g.measurement_time(common::measure_time(5));
         g.throughput(Throughput::Elements(1));
+        throughput_case::<Lab>(&mut g, &group, cap);
         throughput_case::<Rtrb>(&mut g, &group, cap);
         throughput_case::<ArrayQ>(&mut g, &group, cap);
         throughput_case::<StdSync>(&mut g, &group, cap);
@@ -242,21 +264,76 @@ fn bench(c: &mut Criterion) {
         g.sample_size(common::samples(100));
         g.measurement_time(common::measure_time(5));
         g.throughput(Throughput::Elements(k as u64));
+        lab_batches(k, 100_000 / k as u64, true, &mut Shares::default());
+        case(&mut g, &group, "fixed", |n, s| lab_batches(k, n, false, s));
         rtrb_batches(k, 100_000 / k as u64, true, &mut Shares::default());
         case(&mut g, &group, "baseline-rtrb", |n, s| rtrb_batches(k, n, false, s));
         g.finish();
     }
 }
 
-/// rtrb's chunk API: `n` batches of `k` items through a ring of 4096. The producer writes a run
-/// of consecutive numbers into the chunk; the consumer copies each chunk out to a buffer (as a
-/// `pop` into a slice does) and checks it (see [`check_batch`]).
+/// The lab's batch API: `n` batches of `k` items through a ring of 4096. The producer fills a
+/// buffer with the batch's numbers and pushes it with `push_slice`; the consumer moves a
+/// `pop_chunk` into a buffer and checks it (see [`check_batch`]). Either call may move fewer
+/// than `k` items when the ring is full or empty: the rest follows in the next call.
+fn lab_batches(k: usize, n: u64, full_check: bool, shares: &mut Shares) -> Duration {
+    let (mut p, mut c) = fixed::channel::<u64>(4096);
+    let tasks: Vec<Task<'_, ()>> = vec![
+        Box::new(move || {
+            let mut src = vec![0u64; k];
+            for batch in 0..n {
+                fill_batch(&mut src, batch * k as u64);
+                let mut sent = 0;
+                while sent < k {
+                    let moved = p.push_slice(&src[sent..]);
+                    if moved == 0 {
+                        wait_until(|| !p.is_full());
+                    }
+                    sent += moved;
+                }
+            }
+        }),
+        Box::new(move || {
+            let mut buf = vec![0u64; k];
+            for batch in 0..n {
+                let mut got = 0;
+                while got < k {
+                    let before = got;
+                    for (dst, v) in buf[got..].iter_mut().zip(c.pop_chunk(k - got)) {
+                        *dst = v;
+                        got += 1;
+                    }
+                    if got == before {
+                        wait_until(|| !c.is_empty());
+                    }
+                }
+                check_batch("fixed", &buf, batch * k as u64, full_check);
+            }
+        }),
+    ];
+    let run = parallel_tasks(Pin::Spread, tasks);
+    shares.push(&run);
+    run.wall
+}
+
+/// Batch `first / k` of the sequence: `first..first + k`.
+#[inline]
+fn fill_batch(buf: &mut [u64], first: u64) {
+    for (j, v) in buf.iter_mut().enumerate() {
+        *v = first + j as u64;
+    }
+}
+
+/// rtrb's chunk API, used the same way: the producer copies the batch's buffer into a
+/// `write_chunk_uninit(k)` (waiting for `k` free slots), the consumer copies a `read_chunk(k)`
+/// out to a buffer.
 fn rtrb_batches(k: usize, n: u64, full_check: bool, shares: &mut Shares) -> Duration {
     let (mut p, mut c) = rtrb::RingBuffer::<u64>::new(4096);
     let tasks: Vec<Task<'_, ()>> = vec![
         Box::new(move || {
-            let mut next = 0u64;
-            for _ in 0..n {
+            let mut src = vec![0u64; k];
+            for batch in 0..n {
+                fill_batch(&mut src, batch * k as u64);
                 let mut chunk = loop {
                     match p.write_chunk_uninit(k) {
                         Ok(chunk) => break chunk,
@@ -264,14 +341,9 @@ fn rtrb_batches(k: usize, n: u64, full_check: bool, shares: &mut Shares) -> Dura
                     }
                 };
                 let (a, b) = chunk.as_mut_slices();
-                let split = a.len() as u64;
-                for (j, slot) in a.iter_mut().enumerate() {
-                    slot.write(next + j as u64);
+                for (slot, &v) in a.iter_mut().chain(b.iter_mut()).zip(&src) {
+                    slot.write(v);
                 }
-                for (j, slot) in b.iter_mut().enumerate() {
-                    slot.write(next + split + j as u64);
-                }
-                next += k as u64;
                 // SAFETY: every one of the chunk's `k` slots was written just above.
                 unsafe { chunk.commit_all() };
             }
