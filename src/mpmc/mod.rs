@@ -1,1 +1,292 @@
-//! Placeholder: being written.
+//! # Bounded MPMC queue: a claimed slot is not a written slot
+//!
+//! Many producers and many consumers share one ring of slots through `&Queue`. Claiming a
+//! position is easy — a CAS on `tail` (producers) or `head` (consumers) — but the CAS only says
+//! *who* owns the position, not *when* its data is ready: a producer writes the slot **after** its
+//! CAS, a consumer reads it **after** its own. The lesson: give every slot its own **stamp** that
+//! says which lap it is in and whether it is full, and move that stamp only after the access
+//! (Dmitry Vyukov's bounded MPMC queue; crossbeam's `ArrayQueue`).
+//!
+//! ```
+//! use lockfree_lab::mpmc::{real::fixed::Queue, Full};
+//! let q: Queue<String> = Queue::new(2);
+//! q.push("a".into()).unwrap();
+//! q.push("b".into()).unwrap();
+//! assert_eq!(q.push("c".into()), Err(Full("c".to_string())));
+//! assert_eq!(q.pop().as_deref(), Some("a"));
+//! assert_eq!(q.len(), 1);
+//! ```
+//!
+//! ## The stamp (`fixed`)
+//! A position is `lap | index`: the low bits are the slot index (`0..capacity`), the high bits
+//! count laps (`one_lap = (capacity + 1).next_power_of_two()`), so any capacity ≥ 1 works and
+//! every slot is usable. Slot `i`'s stamp starts at `i` and then cycles:
+//!
+//! | stamp of the slot at position `p` | means                     | who may act                  |
+//! |-----------------------------------|---------------------------|------------------------------|
+//! | `p`                               | empty for lap of `p`      | the producer that claims `p` |
+//! | `p + 1`                           | full (written) for `p`    | the consumer that claims `p` |
+//! | `p + one_lap`                     | empty for the next lap    | the producer of `p + one_lap` |
+//!
+//! `push` at `tail`: stamp `== tail` → CAS `tail` → write → stamp `= tail + 1`. Stamp one lap
+//! behind → full, unless `head` shows a consumer has claimed the slot (then wait for its read).
+//! `pop` at `head`: stamp `== head + 1` → CAS `head` → read → stamp `= head + one_lap`. Stamp
+//! `== head` → empty, unless `tail` shows a producer has claimed the slot (then wait for its
+//! write). Waiting for a claimed slot is what makes "a thread that just pushed can pop" and
+//! "pop-then-push on a full queue never reports full" hold; it also means a producer preempted
+//! between its CAS and its write stalls consumers of that slot (as in crossbeam's `ArrayQueue`).
+//!
+//! ## Synchronization edges
+//!
+//! | edge           | Release                                | Acquire                                    | guarantees |
+//! |----------------|----------------------------------------|--------------------------------------------|------------|
+//! | `[slot-full]`  | push stores stamp `tail + 1` after its write | pop loads the stamp before its CAS and read | the read sees the write |
+//! | `[slot-empty]` | pop stores stamp `head + one_lap` after its read | push loads the stamp before its CAS and write | the next lap's write does not overwrite an unread or half-read value |
+//!
+//! `head` and `tail` are all Relaxed (`[head-claim]`, `[tail-claim]`): they only decide who owns
+//! a position; no data travels through them (Vyukov's queue uses relaxed CASes on them too).
+//!
+//! ## The broken variant (`diff src/mpmc/broken.rs src/mpmc/fixed.rs`)
+//! No stamp: a producer takes a slot as free once `head` has passed it, a consumer takes it as
+//! written once `tail` has passed it. Both trust the *other side's CAS*, which happens before
+//! that side's access. The failing interleaving (capacity 2, producer P, consumer C):
+//! 1. P CASes `tail` 0 → 1 (position 0 is P's);
+//! 2. C loads `tail` = 1 ≠ `head` = 0, so slot 0 "is written"; C CASes `head` 0 → 1;
+//! 3. C reads slot 0 → **0**, a value nobody pushed;
+//! 4. P writes its value into slot 0 — behind `head`: it is **lost**.
+//!
+//! The mirror case (capacity 1, item A inside): C CASes `head` 0 → 1; P sees `head` passed slot
+//! 0, CASes `tail` and writes B into it; C reads slot 0 → B; A is lost and B is delivered twice
+//! if another pop follows. Every ordering, SeqCst included, allows both: the bug is the missing
+//! step, not a missing fence.
+//!
+//! So that a racy read is defined behaviour (never UB), the payload cell is a type parameter
+//! ([`Slot`]): `UnsafeSlot<T>` (`UnsafeCell<MaybeUninit<T>>`, the default, any `T`) or
+//! `AtomicSlot` (an `AtomicU64`). The broken queue only accepts [`RacySlot`]s, i.e. atomics.
+//!
+//! ## Who sees it
+//!
+//! | checker            | broken queue                                                  |
+//! |--------------------|---------------------------------------------------------------|
+//! | loom               | found: a value delivered 0 or 2 times, in a few dozen executions |
+//! | shuttle (random, PCT depth 2) | found: an interleaving bug, visible even with every atomic SeqCst |
+//! | real x86-64 cores  | found: `examples/04-mpmc-lost-values.rs` counts lost, duplicated and never-pushed values |
+//!
+//! For the fixed queue, loom also checks every payload access for races (with `UnsafeSlot`):
+//! weakening any of its four Release/Acquire stamp operations to Relaxed makes a loom test fail.
+//!
+//! Sources: Dmitry Vyukov, "Bounded MPMC queue" (1024cores.net): per-cell sequence numbers,
+//! relaxed position CASes; crossbeam-queue's `ArrayQueue`: the `lap | index` stamp for any
+//! capacity, and waiting for a claimed slot instead of reporting empty/full.
+
+use std::fmt;
+
+pub(crate) use crate::spsc::CachePadded;
+pub use crate::spsc::{CapacityError, Full};
+
+backends! {
+    /// The broken queue: no per-slot stamp. Accepts only atomic payload cells ([`RacySlot`]).
+    broken => "broken.rs",
+    /// The fixed queue: Vyukov's per-slot stamps.
+    fixed => "fixed.rs",
+    /// The payload cells: `UnsafeSlot<T>` and `AtomicSlot`.
+    slot => "slot.rs",
+    /// Model scenarios shared by loom and shuttle.
+    scenario => "scenario.rs",
+}
+
+/// The storage of one payload. A queue calls these only as its protocol allows; the contracts
+/// below are what the protocol must guarantee.
+pub trait Slot<T> {
+    /// An empty slot.
+    fn empty() -> Self;
+
+    /// Moves `value` into the slot.
+    ///
+    /// # Safety
+    /// 1. No other thread accesses the slot during the call.
+    /// 2. The slot holds no value (it is new, or its value was moved out by `read`).
+    unsafe fn write(&self, value: T);
+
+    /// Moves the value out of the slot.
+    ///
+    /// # Safety
+    /// 1. No other thread writes the slot during the call.
+    /// 2. The slot holds a value written by `write` and not yet moved out.
+    unsafe fn read(&self) -> T;
+
+    /// Drops the value in the slot.
+    ///
+    /// # Safety
+    /// As for [`Slot::read`], and the caller has exclusive access.
+    unsafe fn drop_value(&self);
+}
+
+/// A [`Slot`] whose methods are defined behaviour even when their contracts are broken (each is
+/// one atomic access): a read of an unwritten slot returns a stale value. The broken queue, whose
+/// protocol breaks those contracts, accepts only these.
+///
+/// # Safety
+/// Implement only if every method of the [`Slot`] impl is sound in any order, from any threads.
+pub unsafe trait RacySlot<T>: Slot<T> {}
+
+/// What the model scenarios and the real-core runs need of a queue of `u64`s.
+pub trait Mpmc: Send + Sync + 'static {
+    /// `new(capacity)`.
+    fn with_capacity(capacity: usize) -> Self;
+    /// `push`.
+    fn push(&self, value: u64) -> Result<(), Full<u64>>;
+    /// `pop`.
+    fn pop(&self) -> Option<u64>;
+}
+
+macro_rules! impl_mpmc {
+    ($($backend:ident::$variant:ident<$slot:ty>),+ $(,)?) => {$(
+        impl Mpmc for $backend::$variant::Queue<u64, $slot> {
+            fn with_capacity(capacity: usize) -> Self {
+                Self::new(capacity)
+            }
+            fn push(&self, value: u64) -> Result<(), Full<u64>> {
+                $backend::$variant::Queue::push(self, value)
+            }
+            fn pop(&self) -> Option<u64> {
+                $backend::$variant::Queue::pop(self)
+            }
+        }
+    )+};
+}
+impl_mpmc!(
+    real::broken<real::slot::AtomicSlot>,
+    real::fixed<real::slot::AtomicSlot>,
+    real::fixed<real::slot::UnsafeSlot<u64>>,
+    loom::broken<loom::slot::AtomicSlot>,
+    loom::fixed<loom::slot::AtomicSlot>,
+    loom::fixed<loom::slot::UnsafeSlot<u64>>,
+    shuttle::broken<shuttle::slot::AtomicSlot>,
+    shuttle::fixed<shuttle::slot::AtomicSlot>,
+    shuttle::fixed<shuttle::slot::UnsafeSlot<u64>>,
+);
+
+/// Which queue a real-hardware run uses (both with `AtomicSlot` payloads).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, clap::ValueEnum)]
+pub enum Variant {
+    /// `broken::Queue`.
+    Broken,
+    /// `fixed::Queue`.
+    Fixed,
+}
+
+impl fmt::Display for Variant {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Variant::Broken => "broken",
+            Variant::Fixed => "fixed",
+        })
+    }
+}
+
+/// What one real-hardware run saw: every pushed value should be popped exactly once.
+#[derive(Clone, Debug)]
+pub struct CoreRun {
+    /// Values pushed (accepted by `push`).
+    pub pushed: u64,
+    /// Values popped in total (including those drained after the threads stopped).
+    pub popped: u64,
+    /// Pushed values never popped.
+    pub lost: u64,
+    /// Extra pops of a pushed value (a value popped 3 times counts 2).
+    pub duplicated: u64,
+    /// Popped values that nobody pushed (a slot read before it was written).
+    pub phantom: u64,
+    /// How much the threads overlapped.
+    pub parallelism: crate::hw::Parallelism,
+}
+
+/// Runs `producers` threads pushing `per_producer` distinct values each and `consumers` threads
+/// popping, through one queue of `capacity` with atomic payloads; then drains what is left and
+/// counts every value. Threads are released together and pinned as `pin` says.
+pub fn run_on_cores(
+    variant: Variant,
+    capacity: usize,
+    producers: usize,
+    consumers: usize,
+    per_producer: u64,
+    pin: crate::hw::Pin,
+) -> Result<CoreRun, CapacityError> {
+    fn go<Q: Mpmc>(q: Q, producers: usize, consumers: usize, per_producer: u64, pin: crate::hw::Pin) -> CoreRun {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        let done = AtomicUsize::new(0);
+        let (lists, parallelism) = crate::hw::run_threads(producers + consumers, pin, |i| {
+            let mut got = Vec::new();
+            if i < producers {
+                // Value = producer << 40 | sequence, plus one so that 0 (a never-written slot) is
+                // never a pushed value.
+                for n in 0..per_producer {
+                    let mut v = ((i as u64) << 40 | n) + 1;
+                    while let Err(Full(back)) = q.push(v) {
+                        v = back;
+                        std::hint::spin_loop();
+                    }
+                }
+                // ORDERING: Release [producers-done] — not needed for the count; keeps the tally honest on weak CPUs.
+                done.fetch_add(1, Ordering::Release);
+            } else {
+                loop {
+                    match q.pop() {
+                        Some(v) => got.push(v),
+                        // ORDERING: Acquire [producers-done] — pairs with the producers' Release increments.
+                        None if done.load(Ordering::Acquire) == producers => break,
+                        None => std::hint::spin_loop(),
+                    }
+                }
+            }
+            got
+        });
+        let mut seen: Vec<u64> = lists.into_iter().flatten().collect();
+        while let Some(v) = q.pop() {
+            seen.push(v);
+        }
+        seen.sort_unstable();
+        let popped = seen.len() as u64;
+        let is_pushed = |v: u64| {
+            let v = v.wrapping_sub(1);
+            ((v >> 40) as usize) < producers && (v & ((1 << 40) - 1)) < per_producer
+        };
+        let (mut delivered, mut duplicated, mut phantom) = (0u64, 0u64, 0u64);
+        for (k, &v) in seen.iter().enumerate() {
+            if !is_pushed(v) {
+                phantom += 1;
+            } else if k > 0 && seen[k - 1] == v {
+                duplicated += 1;
+            } else {
+                delivered += 1;
+            }
+        }
+        let pushed = producers as u64 * per_producer;
+        CoreRun {
+            pushed,
+            popped,
+            lost: pushed - delivered,
+            duplicated,
+            phantom,
+            parallelism,
+        }
+    }
+    use real::slot::AtomicSlot;
+    Ok(match variant {
+        Variant::Broken => go(
+            real::broken::Queue::<u64, AtomicSlot>::try_new(capacity)?,
+            producers,
+            consumers,
+            per_producer,
+            pin,
+        ),
+        Variant::Fixed => go(
+            real::fixed::Queue::<u64, AtomicSlot>::try_new(capacity)?,
+            producers,
+            consumers,
+            per_producer,
+            pin,
+        ),
+    })
+}

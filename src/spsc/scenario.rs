@@ -1,6 +1,6 @@
 // The SPSC model scenarios: the producer and the consumer each run on their own thread; the
 // main thread only builds the ring, joins and checks. Each panics with a pinned reason.
-use super::sync::{thread, spin_loop, Arc, AtomicUsize, Ordering};
+use super::sync::{spin_loop, thread, Arc, AtomicUsize, Ordering};
 use crate::spsc::{Full, Pop, Push};
 
 /// A payload that counts its drops, to check that every item is dropped exactly once.
@@ -25,7 +25,10 @@ pub fn handoff<P: Push<u64>, C: Pop<u64>>(make: fn(usize) -> (P, C)) {
     let (mut tx, mut rx) = make(1);
     let producer = thread::spawn(move || tx.push(7).is_ok());
     let consumer = thread::spawn(move || rx.pop());
-    assert!(producer.join().unwrap(), "lost item: a push into an empty ring reported Full");
+    assert!(
+        producer.join().unwrap(),
+        "lost item: a push into an empty ring reported Full"
+    );
     if let Some(v) = consumer.join().unwrap() {
         assert_eq!(v, 7, "wrong value: the consumer popped {v}, the producer pushed 7");
     }
@@ -41,9 +44,17 @@ pub fn slot_reuse<P: Push<u64>, C: Pop<u64>>(make: fn(usize) -> (P, C)) {
     let producer = thread::spawn(move || tx.push(2).is_ok());
     let (first, mut rx) = consumer.join().unwrap();
     let pushed = producer.join().unwrap();
-    assert_eq!(first, Some(1), "wrong value: the first pop returned {first:?}, expected Some(1)");
+    assert_eq!(
+        first,
+        Some(1),
+        "wrong value: the first pop returned {first:?}, expected Some(1)"
+    );
     let rest = rx.pop();
-    assert_eq!(rest, pushed.then_some(2), "wrong value: after the first pop the ring held {rest:?}");
+    assert_eq!(
+        rest,
+        pushed.then_some(2),
+        "wrong value: after the first pop the ring held {rest:?}"
+    );
 }
 
 /// FIFO across a wrap: the producer pushes 1, 2, 3 (retrying on Full) into a ring of
@@ -88,7 +99,10 @@ pub fn drops<P: Push<Tracked>, C: Pop<Tracked>>(make: fn(usize) -> (P, C)) {
                     id,
                     drops: Arc::clone(&drops),
                 };
-                assert!(tx.push(item).is_ok(), "lost item: a push into a ring with room reported Full");
+                assert!(
+                    tx.push(item).is_ok(),
+                    "lost item: a push into a ring with room reported Full"
+                );
             }
         })
     };

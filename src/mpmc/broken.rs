@@ -1,0 +1,256 @@
+// BUG: no per-slot stamp: producers trust `head` to say a slot is free, consumers trust `tail` to
+// BUG: say it is written, but each side moves its index *before* it accesses the slot.
+use super::slot::UnsafeSlot;
+use super::sync::{spin_loop, AtomicUsize, Ordering};
+use crate::mpmc::{CachePadded, CapacityError, Full, RacySlot, Slot}; // BUG: RacySlot
+use std::marker::PhantomData;
+
+/// One cell of the ring.
+struct Entry<S> {
+    // BUG: no stamp: nothing in the slot says whether it is written, or read.
+    /// The payload: holds a value exactly when the stamp says full.
+    value: S,
+}
+
+/// A bounded multi-producer multi-consumer queue of exactly `capacity` slots; share it by `&`
+/// (`Send + Sync` for `T: Send`). `S` is the payload cell: [`UnsafeSlot<T>`] (the default: any
+/// `T`) or, for the demos, `AtomicSlot` (`u64`).
+pub struct Queue<T, S: Slot<T> = UnsafeSlot<T>> {
+    /// The next position to pop, `lap | index` (see `stamp`); moved by the consumer that claims it.
+    head: CachePadded<AtomicUsize>,
+    /// The next position to push, `lap | index`; moved by the producer that claims it.
+    tail: CachePadded<AtomicUsize>,
+    /// The number of slots.
+    capacity: usize,
+    /// `(capacity + 1).next_power_of_two()`: the low bits of a position are the index
+    /// (`0..capacity`), the high bits count laps, so a position says which lap it belongs to.
+    one_lap: usize,
+    /// The slots, `capacity` of them.
+    entries: Box<[Entry<S>]>,
+    /// The queue owns `T`s.
+    _items: PhantomData<T>,
+}
+
+// SAFETY: the queue moves `T`s between threads (so `T: Send` suffices for both) and every shared
+// access to a slot is ordered by its stamp; `S` is only ever touched through that protocol.
+unsafe impl<T: Send, S: Slot<T>> Send for Queue<T, S> {}
+// SAFETY: as above: `&Queue` allows only `push`/`pop`, which follow the stamp protocol.
+unsafe impl<T: Send, S: Slot<T>> Sync for Queue<T, S> {}
+
+impl<T, S: Slot<T>> Queue<T, S> {
+    /// The slot of position `pos`.
+    fn entry(&self, pos: usize) -> &Entry<S> {
+        let index = pos & (self.one_lap - 1);
+        debug_assert!(index < self.capacity);
+        &self.entries[index]
+    }
+
+    /// The position after `pos`: the next index, or index 0 of the next lap.
+    fn next(&self, pos: usize) -> usize {
+        if (pos & (self.one_lap - 1)) + 1 < self.capacity {
+            pos + 1
+        } else {
+            (pos & !(self.one_lap - 1)).wrapping_add(self.one_lap)
+        }
+    }
+
+    /// The number of slots.
+    pub fn capacity(&self) -> usize {
+        self.capacity
+    }
+
+    /// Items in the queue at one instant (others may push or pop as you read it).
+    pub fn len(&self) -> usize {
+        loop {
+            // ORDERING: Relaxed [len] — a snapshot count; re-reading `tail` makes the pair consistent.
+            let tail = self.tail.load(Ordering::Relaxed);
+            // ORDERING: Relaxed [len] — as above.
+            let head = self.head.load(Ordering::Relaxed);
+            // ORDERING: Relaxed [len] — as above: `tail` did not move while we read `head`.
+            if self.tail.load(Ordering::Relaxed) == tail {
+                let (h, t) = (head & (self.one_lap - 1), tail & (self.one_lap - 1));
+                return if h < t {
+                    t - h
+                } else if h > t {
+                    self.capacity - h + t
+                } else if tail == head {
+                    0
+                } else {
+                    self.capacity
+                };
+            }
+        }
+    }
+
+    /// True when the queue holds no item.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// True when every slot holds an item.
+    pub fn is_full(&self) -> bool {
+        self.len() == self.capacity
+    }
+}
+
+// BUG: the protocol lets a slot be read before it is written, or written while it is read: defined
+// behaviour only for atomic payload cells, so the broken queue accepts nothing else.
+impl<T, S: RacySlot<T>> Queue<T, S> {
+    /// A queue of exactly `capacity` slots.
+    ///
+    /// # Panics
+    /// If `capacity` is 0 (`mpmc::Queue::new: capacity must be at least 1, got 0`) or too large
+    /// (`mpmc::Queue::new: capacity N is too large: at most M slots of B bytes fit`), or the
+    /// slots cannot be allocated; [`Queue::try_new`] returns a [`CapacityError`] instead.
+    pub fn new(capacity: usize) -> Self {
+        Self::try_new(capacity).unwrap_or_else(|e| panic!("mpmc::Queue::new: {e}"))
+    }
+
+    /// [`Queue::new`], returning an error instead of panicking for a bad `capacity`.
+    pub fn try_new(capacity: usize) -> Result<Self, CapacityError> {
+        crate::spsc::check_capacity(capacity, std::mem::size_of::<Entry<S>>())?;
+        let mut entries = Vec::new();
+        entries
+            .try_reserve_exact(capacity)
+            .map_err(|_| CapacityError::AllocationFailed { requested: capacity })?;
+        entries.extend((0..capacity).map(|i| {
+            // BUG: no stamp to initialize.
+            let _ = i;
+            Entry { value: S::empty() }
+        }));
+        Ok(Self {
+            head: CachePadded::new(AtomicUsize::new(0)),
+            tail: CachePadded::new(AtomicUsize::new(0)),
+            capacity,
+            one_lap: (capacity + 1).next_power_of_two(),
+            entries: entries.into_boxed_slice(),
+            _items: PhantomData,
+        })
+    }
+
+    /// Appends `value`, or returns it in [`Full`] if every slot holds an item.
+    pub fn push(&self, value: T) -> Result<(), Full<T>> {
+        // ORDERING: Relaxed [tail-claim] — a first guess at the position; the CAS below checks it.
+        let mut tail = self.tail.load(Ordering::Relaxed);
+        loop {
+            let entry = self.entry(tail);
+            // BUG: the slot counts as free once `head` has passed it; the consumer that moved `head`
+            // may not have read it yet. (Computes what a stamp would say from `head`.)
+            // ORDERING: SeqCst [head-claim] — the strongest ordering, to show the bug is not one of ordering.
+            let head = self.head.load(Ordering::SeqCst);
+            let stamp = if head.wrapping_add(self.one_lap) == tail {
+                head + 1
+            } else {
+                tail
+            };
+            if stamp == tail {
+                // ORDERING: Relaxed/Relaxed [tail-claim] — the CAS only decides which producer owns `tail`; the stamp carries the data.
+                match self
+                    .tail
+                    .compare_exchange_weak(tail, self.next(tail), Ordering::Relaxed, Ordering::Relaxed)
+                {
+                    Ok(_) => {
+                        // BUG: a consumer may still be reading this slot, or may already have read it.
+                        // SAFETY: the contract may be broken here, but `S: RacySlot`: an atomic write,
+                        // defined whatever else touches the slot.
+                        unsafe { entry.value.write(value) };
+                        // BUG: nothing marks the slot written: consumers trusted the `tail` CAS above.
+                        return Ok(());
+                    }
+                    Err(current) => tail = current,
+                }
+            } else if stamp.wrapping_add(self.one_lap) == tail + 1 {
+                // The slot holds the previous lap's item: the queue is full, unless a consumer has
+                // already claimed that item and is reading it (then wait for it).
+                // ORDERING: Relaxed [head-claim] — only compared with `tail`; it guards no data.
+                let head = self.head.load(Ordering::Relaxed);
+                if head.wrapping_add(self.one_lap) == tail {
+                    return Err(Full(value));
+                }
+                spin_loop();
+                // ORDERING: Relaxed [tail-claim] — a fresh guess, as above.
+                tail = self.tail.load(Ordering::Relaxed);
+            } else {
+                // Another producer has taken `tail` already: our guess is stale.
+                spin_loop();
+                // ORDERING: Relaxed [tail-claim] — a fresh guess, as above.
+                tail = self.tail.load(Ordering::Relaxed);
+            }
+        }
+    }
+
+    /// Removes the oldest item, or returns `None` if the queue is empty.
+    pub fn pop(&self) -> Option<T> {
+        // ORDERING: Relaxed [head-claim] — a first guess at the position; the CAS below checks it.
+        let mut head = self.head.load(Ordering::Relaxed);
+        loop {
+            let entry = self.entry(head);
+            // BUG: the slot counts as written once `tail` has passed it; the producer that moved
+            // `tail` may not have written it yet. (Computes what a stamp would say from `tail`.)
+            // ORDERING: SeqCst [tail-claim] — the strongest ordering, to show the bug is not one of ordering.
+            let tail = self.tail.load(Ordering::SeqCst);
+            let stamp = if tail == head { head } else { head + 1 };
+            if stamp == head + 1 {
+                // ORDERING: Relaxed/Relaxed [head-claim] — the CAS only decides which consumer owns `head`; the stamp carries the data.
+                match self
+                    .head
+                    .compare_exchange_weak(head, self.next(head), Ordering::Relaxed, Ordering::Relaxed)
+                {
+                    Ok(_) => {
+                        // BUG: the producer may not have written this slot yet, or may be overwriting it.
+                        // SAFETY: the contract may be broken here, but `S: RacySlot`: an atomic read,
+                        // defined whatever else touches the slot (it returns a stale value).
+                        let value = unsafe { entry.value.read() };
+                        // BUG: nothing marks the slot read: producers trusted the `head` CAS above.
+                        return Some(value);
+                    }
+                    Err(current) => head = current,
+                }
+            } else if stamp == head {
+                // The slot is empty for this lap: the queue is empty, unless a producer has already
+                // claimed the position and is writing it (then wait for it).
+                // ORDERING: Relaxed [tail-claim] — only compared with `head`; it guards no data.
+                let tail = self.tail.load(Ordering::Relaxed);
+                if tail == head {
+                    return None;
+                }
+                spin_loop();
+                // ORDERING: Relaxed [head-claim] — a fresh guess, as above.
+                head = self.head.load(Ordering::Relaxed);
+            } else {
+                // Another consumer has taken `head` already: our guess is stale.
+                spin_loop();
+                // ORDERING: Relaxed [head-claim] — a fresh guess, as above.
+                head = self.head.load(Ordering::Relaxed);
+            }
+        }
+    }
+}
+
+impl<T, S: Slot<T>> Drop for Queue<T, S> {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            // Leak the items rather than touch a model checker's state while it unwinds.
+            return;
+        }
+        // ORDERING: Relaxed [last-drop] — `&mut self`: every other access happens-before this drop.
+        let mut pos = self.head.load(Ordering::Relaxed);
+        // ORDERING: Relaxed [last-drop] — as above.
+        let tail = self.tail.load(Ordering::Relaxed);
+        while pos != tail {
+            // SAFETY: no push or pop is running, so every position in `head..tail` holds a written,
+            // unread value, and we have exclusive access.
+            unsafe { self.entry(pos).value.drop_value() };
+            pos = self.next(pos);
+        }
+    }
+}
+
+impl<T, S: Slot<T>> std::fmt::Debug for Queue<T, S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Queue")
+            .field("capacity", &self.capacity)
+            .field("len", &self.len())
+            .finish_non_exhaustive()
+    }
+}

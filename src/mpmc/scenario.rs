@@ -1,0 +1,94 @@
+// The MPMC model scenarios: every producer and consumer on its own thread; the main thread only
+// builds the queue, joins, drains what is left and checks that every pushed value was delivered
+// exactly once (pinned reason: `not delivered exactly once`).
+use super::sync::{thread, Arc};
+use crate::mpmc::Mpmc;
+
+/// Panics unless `popped` holds every value of `pushed` exactly once and nothing else.
+fn check_exactly_once(mut pushed: Vec<u64>, mut popped: Vec<u64>) {
+    pushed.sort_unstable();
+    popped.sort_unstable();
+    assert!(
+        pushed == popped,
+        "not delivered exactly once: pushed {pushed:?}, popped {popped:?} (0 = a slot read before it was written)"
+    );
+}
+
+/// Pops whatever is left, from the main thread, after every worker is joined.
+fn drain<Q: Mpmc>(q: &Q, popped: &mut Vec<u64>) {
+    while let Some(v) = q.pop() {
+        popped.push(v);
+    }
+}
+
+/// One producer pushes 1 then 2 into an empty queue of `capacity` (≥ 2, so both fit); one consumer
+/// pops twice (each pop may find the queue empty).
+pub fn one_producer_one_consumer<Q: Mpmc>(capacity: usize) {
+    let q = Arc::new(Q::with_capacity(capacity));
+    let producer = {
+        let q = Arc::clone(&q);
+        thread::spawn(move || {
+            for v in [1, 2] {
+                assert!(
+                    q.push(v).is_ok(),
+                    "not delivered exactly once: push of {v} reported Full"
+                );
+            }
+        })
+    };
+    let consumer = {
+        let q = Arc::clone(&q);
+        thread::spawn(move || [q.pop(), q.pop()].into_iter().flatten().collect::<Vec<_>>())
+    };
+    producer.join().unwrap();
+    let mut popped = consumer.join().unwrap();
+    drain(&*q, &mut popped);
+    check_exactly_once(vec![1, 2], popped);
+}
+
+/// Slot reuse on a full queue: capacity 1 holding 1 (pushed while building); a consumer pops once
+/// while a producer tries to push 2 into the same slot (it may find the queue full).
+pub fn slot_reuse<Q: Mpmc>() {
+    let q = Arc::new(Q::with_capacity(1));
+    assert!(q.push(1).is_ok(), "a push into an empty queue reported Full");
+    let consumer = {
+        let q = Arc::clone(&q);
+        thread::spawn(move || q.pop().into_iter().collect::<Vec<_>>())
+    };
+    let producer = {
+        let q = Arc::clone(&q);
+        thread::spawn(move || q.push(2).is_ok())
+    };
+    let mut popped = consumer.join().unwrap();
+    let pushed_two = producer.join().unwrap();
+    drain(&*q, &mut popped);
+    let pushed = if pushed_two { vec![1, 2] } else { vec![1] };
+    check_exactly_once(pushed, popped);
+}
+
+/// Two producers push 1 and 2 into a queue of `capacity` (≥ 2); one consumer pops twice.
+pub fn two_producers_one_consumer<Q: Mpmc>(capacity: usize) {
+    let q = Arc::new(Q::with_capacity(capacity));
+    let producers: Vec<_> = [1, 2]
+        .into_iter()
+        .map(|v| {
+            let q = Arc::clone(&q);
+            thread::spawn(move || {
+                assert!(
+                    q.push(v).is_ok(),
+                    "not delivered exactly once: push of {v} reported Full"
+                )
+            })
+        })
+        .collect();
+    let consumer = {
+        let q = Arc::clone(&q);
+        thread::spawn(move || [q.pop(), q.pop()].into_iter().flatten().collect::<Vec<_>>())
+    };
+    for p in producers {
+        p.join().unwrap();
+    }
+    let mut popped = consumer.join().unwrap();
+    drain(&*q, &mut popped);
+    check_exactly_once(vec![1, 2], popped);
+}
