@@ -20,6 +20,7 @@ use std::time::Duration;
 
 use common::{parallel_tasks, wait_until, Pin, Shares, Task};
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use lockfree_lab::mpmc::real::fixed;
 
 const CAPACITY: usize = 1024;
 
@@ -30,6 +31,21 @@ trait Mpmc: Send + Sync + Sized {
     /// Pushes `v`; false when the queue is full.
     fn push(&self, v: u64) -> bool;
     fn pop(&self) -> Option<u64>;
+}
+
+impl Mpmc for fixed::Queue<u64> {
+    const ID: &'static str = "fixed";
+    fn with_capacity(capacity: usize) -> Self {
+        Self::new(capacity)
+    }
+    #[inline]
+    fn push(&self, v: u64) -> bool {
+        fixed::Queue::push(self, v).is_ok()
+    }
+    #[inline]
+    fn pop(&self) -> Option<u64> {
+        fixed::Queue::pop(self)
+    }
 }
 
 impl Mpmc for crossbeam_queue::ArrayQueue<u64> {
@@ -185,6 +201,7 @@ fn bench(c: &mut Criterion) {
         g.sample_size(common::samples(60));
         g.measurement_time(common::measure_time(5));
         g.throughput(Throughput::Elements(1));
+        case::<fixed::Queue<u64>>(&mut g, group, producers);
         case::<crossbeam_queue::ArrayQueue<u64>>(&mut g, group, producers);
         case::<MutexDeque>(&mut g, group, producers);
         g.finish();
