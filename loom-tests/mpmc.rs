@@ -159,3 +159,74 @@ fn shuttle_pct_broken_2p1c_loses_a_value() {
     })
     .assert_found(LOST);
 }
+
+// ---- loom: pop-then-push on a full queue never reports Full ----
+
+/// Without the `[tail-seen]` edge (Release tail CAS, Acquire fence before reading `head`), loom
+/// finds a push that reports Full from a `head` older than the `tail` it read.
+#[test]
+fn loom_fixed_pop_then_push_on_full_never_reports_full() {
+    check::loom(None, lm::scenario::pop_then_push_on_full::<LoomFixedUnsafe>).assert_passed();
+}
+
+#[test]
+fn loom_fixed_pop_then_push_on_full_atomic_slots() {
+    check::loom(None, lm::scenario::pop_then_push_on_full::<LoomFixed>).assert_passed();
+}
+
+#[test]
+fn loom_broken_pop_then_push_on_full_loses_a_value() {
+    check::loom(None, lm::scenario::pop_then_push_on_full::<LoomBroken>).assert_found(LOST);
+}
+
+// ---- loom: a thread that just pushed can pop (linearizable) ----
+
+/// Without the `[head-seen]` edge (Release head CAS, Acquire fence before reading `tail`), loom
+/// finds a pop that reports empty from a stale stamp while the other thread's item is inside.
+#[test]
+fn loom_fixed_push_then_pop_always_finds_an_item() {
+    check::loom(None, lm::scenario::push_then_pop::<LoomFixedUnsafe>).assert_passed();
+}
+
+#[test]
+fn loom_fixed_push_then_pop_atomic_slots() {
+    check::loom(None, lm::scenario::push_then_pop::<LoomFixed>).assert_passed();
+}
+
+#[test]
+fn loom_broken_push_then_pop_loses_a_value() {
+    check::loom(None, lm::scenario::push_then_pop::<LoomBroken>).assert_found(LOST);
+}
+
+// ---- shuttle: the linearizability scenarios ----
+
+#[test]
+fn shuttle_pct_fixed_pop_then_push_and_push_then_pop() {
+    check::shuttle_pct(ITERATIONS, 2, check::DEFAULT_SEED, || {
+        sh::scenario::pop_then_push_on_full::<ShuttleFixedUnsafe>();
+        sh::scenario::push_then_pop::<ShuttleFixedUnsafe>();
+    })
+    .assert_passed();
+}
+
+#[test]
+fn shuttle_pct_broken_pop_then_push_loses_a_value() {
+    check::shuttle_pct(
+        ITERATIONS,
+        2,
+        check::DEFAULT_SEED,
+        sh::scenario::pop_then_push_on_full::<ShuttleBroken>,
+    )
+    .assert_found(LOST);
+}
+
+#[test]
+fn shuttle_pct_broken_push_then_pop_loses_a_value() {
+    check::shuttle_pct(
+        ITERATIONS,
+        2,
+        check::DEFAULT_SEED,
+        sh::scenario::push_then_pop::<ShuttleBroken>,
+    )
+    .assert_found(LOST);
+}

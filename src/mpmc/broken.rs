@@ -1,7 +1,7 @@
 // BUG: no per-slot stamp: producers trust `head` to say a slot is free, consumers trust `tail` to
 // BUG: say it is written, but each side moves its index *before* it accesses the slot.
 use super::slot::UnsafeSlot;
-use super::sync::{spin_loop, AtomicUsize, Ordering};
+use super::sync::{fence, spin_loop, AtomicUsize, Ordering};
 use crate::mpmc::{CachePadded, CapacityError, Full, RacySlot, Slot}; // BUG: RacySlot
 use std::marker::PhantomData;
 
@@ -144,10 +144,10 @@ impl<T, S: RacySlot<T>> Queue<T, S> {
                 tail
             };
             if stamp == tail {
-                // ORDERING: Relaxed/Relaxed [tail-claim] — the CAS only decides which producer owns `tail`; the stamp carries the data.
+                // ORDERING: Release/Relaxed [tail-seen] — success: our earlier ops (a pop, its stamp) happen-before the Acquire fence of a thread that reads this `tail`; failure only reloads.
                 match self
                     .tail
-                    .compare_exchange_weak(tail, self.next(tail), Ordering::Relaxed, Ordering::Relaxed)
+                    .compare_exchange_weak(tail, self.next(tail), Ordering::Release, Ordering::Relaxed)
                 {
                     Ok(_) => {
                         // BUG: a consumer may still be reading this slot, or may already have read it.
@@ -162,7 +162,9 @@ impl<T, S: RacySlot<T>> Queue<T, S> {
             } else if stamp.wrapping_add(self.one_lap) == tail + 1 {
                 // The slot holds the previous lap's item: the queue is full, unless a consumer has
                 // already claimed that item and is reading it (then wait for it).
-                // ORDERING: Relaxed [head-claim] — only compared with `tail`; it guards no data.
+                // ORDERING: Acquire fence [tail-seen] — pairs with the Release CAS that wrote the `tail` we read: what that producer did before (pops included) is visible, so `head` below is not older than `tail`.
+                fence(Ordering::Acquire);
+                // ORDERING: Relaxed [head-claim] — only compared with `tail`; the fence above orders it.
                 let head = self.head.load(Ordering::Relaxed);
                 if head.wrapping_add(self.one_lap) == tail {
                     return Err(Full(value));
@@ -191,10 +193,10 @@ impl<T, S: RacySlot<T>> Queue<T, S> {
             let tail = self.tail.load(Ordering::SeqCst);
             let stamp = if tail == head { head } else { head + 1 };
             if stamp == head + 1 {
-                // ORDERING: Relaxed/Relaxed [head-claim] — the CAS only decides which consumer owns `head`; the stamp carries the data.
+                // ORDERING: Release/Relaxed [head-seen] — success: our earlier ops (a push, its stamp) happen-before the Acquire fence of a thread that reads this `head`; failure only reloads.
                 match self
                     .head
-                    .compare_exchange_weak(head, self.next(head), Ordering::Relaxed, Ordering::Relaxed)
+                    .compare_exchange_weak(head, self.next(head), Ordering::Release, Ordering::Relaxed)
                 {
                     Ok(_) => {
                         // BUG: the producer may not have written this slot yet, or may be overwriting it.
@@ -209,7 +211,9 @@ impl<T, S: RacySlot<T>> Queue<T, S> {
             } else if stamp == head {
                 // The slot is empty for this lap: the queue is empty, unless a producer has already
                 // claimed the position and is writing it (then wait for it).
-                // ORDERING: Relaxed [tail-claim] — only compared with `head`; it guards no data.
+                // ORDERING: Acquire fence [head-seen] — pairs with the Release CAS that wrote the `head` we read: what that consumer did before (pushes included) is visible, so `tail` below is not older than `head`.
+                fence(Ordering::Acquire);
+                // ORDERING: Relaxed [tail-claim] — only compared with `head`; the fence above orders it.
                 let tail = self.tail.load(Ordering::Relaxed);
                 if tail == head {
                     return None;

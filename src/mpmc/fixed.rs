@@ -1,7 +1,7 @@
 // FIX: every slot carries a stamp; a slot is written only when its stamp says "empty for this lap"
 // FIX: and read only when it says "full for this lap", and each side moves the stamp after its access.
 use super::slot::UnsafeSlot;
-use super::sync::{spin_loop, AtomicUsize, Ordering};
+use super::sync::{fence, spin_loop, AtomicUsize, Ordering};
 use crate::mpmc::{CachePadded, CapacityError, Full, Slot};
 use std::marker::PhantomData;
 
@@ -142,10 +142,10 @@ impl<T, S: Slot<T>> Queue<T, S> {
             // ORDERING: Acquire [slot-empty] — pairs with pop's Release stamp store: its read of the slot happens-before our write.
             let stamp = entry.stamp.load(Ordering::Acquire);
             if stamp == tail {
-                // ORDERING: Relaxed/Relaxed [tail-claim] — the CAS only decides which producer owns `tail`; the stamp carries the data.
+                // ORDERING: Release/Relaxed [tail-seen] — success: our earlier ops (a pop, its stamp) happen-before the Acquire fence of a thread that reads this `tail`; failure only reloads.
                 match self
                     .tail
-                    .compare_exchange_weak(tail, self.next(tail), Ordering::Relaxed, Ordering::Relaxed)
+                    .compare_exchange_weak(tail, self.next(tail), Ordering::Release, Ordering::Relaxed)
                 {
                     Ok(_) => {
                         // FIX: the stamp said empty for this lap (Acquire), and our CAS made the position ours.
@@ -162,7 +162,9 @@ impl<T, S: Slot<T>> Queue<T, S> {
             } else if stamp.wrapping_add(self.one_lap) == tail + 1 {
                 // The slot holds the previous lap's item: the queue is full, unless a consumer has
                 // already claimed that item and is reading it (then wait for it).
-                // ORDERING: Relaxed [head-claim] — only compared with `tail`; it guards no data.
+                // ORDERING: Acquire fence [tail-seen] — pairs with the Release CAS that wrote the `tail` we read: what that producer did before (pops included) is visible, so `head` below is not older than `tail`.
+                fence(Ordering::Acquire);
+                // ORDERING: Relaxed [head-claim] — only compared with `tail`; the fence above orders it.
                 let head = self.head.load(Ordering::Relaxed);
                 if head.wrapping_add(self.one_lap) == tail {
                     return Err(Full(value));
@@ -189,10 +191,10 @@ impl<T, S: Slot<T>> Queue<T, S> {
             // ORDERING: Acquire [slot-full] — pairs with push's Release stamp store: its write of the slot happens-before our read.
             let stamp = entry.stamp.load(Ordering::Acquire);
             if stamp == head + 1 {
-                // ORDERING: Relaxed/Relaxed [head-claim] — the CAS only decides which consumer owns `head`; the stamp carries the data.
+                // ORDERING: Release/Relaxed [head-seen] — success: our earlier ops (a push, its stamp) happen-before the Acquire fence of a thread that reads this `head`; failure only reloads.
                 match self
                     .head
-                    .compare_exchange_weak(head, self.next(head), Ordering::Relaxed, Ordering::Relaxed)
+                    .compare_exchange_weak(head, self.next(head), Ordering::Release, Ordering::Relaxed)
                 {
                     Ok(_) => {
                         // FIX: the stamp said full for this lap (Acquire), and our CAS made the position ours.
@@ -209,7 +211,9 @@ impl<T, S: Slot<T>> Queue<T, S> {
             } else if stamp == head {
                 // The slot is empty for this lap: the queue is empty, unless a producer has already
                 // claimed the position and is writing it (then wait for it).
-                // ORDERING: Relaxed [tail-claim] — only compared with `head`; it guards no data.
+                // ORDERING: Acquire fence [head-seen] — pairs with the Release CAS that wrote the `head` we read: what that consumer did before (pushes included) is visible, so `tail` below is not older than `head`.
+                fence(Ordering::Acquire);
+                // ORDERING: Relaxed [tail-claim] — only compared with `head`; the fence above orders it.
                 let tail = self.tail.load(Ordering::Relaxed);
                 if tail == head {
                     return None;

@@ -43,8 +43,14 @@
 //! | `[slot-full]`  | push stores stamp `tail + 1` after its write | pop loads the stamp before its CAS and read | the read sees the write |
 //! | `[slot-empty]` | pop stores stamp `head + one_lap` after its read | push loads the stamp before its CAS and write | the next lap's write does not overwrite an unread or half-read value |
 //!
-//! `head` and `tail` are all Relaxed (`[head-claim]`, `[tail-claim]`): they only decide who owns
-//! a position; no data travels through them (Vyukov's queue uses relaxed CASes on them too).
+//! | `[tail-seen]`  | a successful `tail` CAS                | `fence(Acquire)` before push reads `head` to decide "full" | a `head` no older than the `tail` read: pop-then-push never reports Full |
+//! | `[head-seen]`  | a successful `head` CAS                | `fence(Acquire)` before pop reads `tail` to decide "empty" | a `tail` no older than the `head` read: push-then-pop never reports empty |
+//!
+//! The other `head`/`tail` accesses are Relaxed (`[head-claim]`, `[tail-claim]`): they only
+//! decide who owns a position (Vyukov's queue uses relaxed CASes). The two `-seen` edges only
+//! matter on the slow paths; loom found both missing in a first version of this queue (a push
+//! reporting Full right after its own pop; a pop reporting empty right after its own push).
+//! crossbeam gets the same effect with SeqCst CASes and a `fence(SeqCst)` on those paths.
 //!
 //! ## The broken variant (`diff src/mpmc/broken.rs src/mpmc/fixed.rs`)
 //! No stamp: a producer takes a slot as free once `head` has passed it, a consumer takes it as
@@ -73,7 +79,8 @@
 //! | real x86-64 cores  | found: `examples/04-mpmc-lost-values.rs` counts lost, duplicated and never-pushed values |
 //!
 //! For the fixed queue, loom also checks every payload access for races (with `UnsafeSlot`):
-//! weakening any of its four Release/Acquire stamp operations to Relaxed makes a loom test fail.
+//! weakening any of its Release/Acquire operations to Relaxed (or removing a fence) makes a loom
+//! test fail.
 //!
 //! Sources: Dmitry Vyukov, "Bounded MPMC queue" (1024cores.net): per-cell sequence numbers,
 //! relaxed position CASes; crossbeam-queue's `ArrayQueue`: the `lap | index` stamp for any

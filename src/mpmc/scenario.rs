@@ -92,3 +92,55 @@ pub fn two_producers_one_consumer<Q: Mpmc>(capacity: usize) {
     drain(&*q, &mut popped);
     check_exactly_once(vec![1, 2], popped);
 }
+
+/// Pop-then-push on a full queue: capacity 2 holding 1 and 2; two threads each pop one item and
+/// push it back. A push must never report Full (its own pop left a free slot), and every value
+/// stays delivered exactly once.
+pub fn pop_then_push_on_full<Q: Mpmc>() {
+    let q = Arc::new(Q::with_capacity(2));
+    for v in [1, 2] {
+        assert!(q.push(v).is_ok(), "a push into a queue with room reported Full");
+    }
+    let workers: Vec<_> = (0..2)
+        .map(|_| {
+            let q = Arc::clone(&q);
+            thread::spawn(move || {
+                if let Some(v) = q.pop() {
+                    assert!(
+                        q.push(v).is_ok(),
+                        "full after pop: a push right after a pop reported Full"
+                    );
+                }
+            })
+        })
+        .collect();
+    for w in workers {
+        w.join().unwrap();
+    }
+    let mut popped = Vec::new();
+    drain(&*q, &mut popped);
+    check_exactly_once(vec![1, 2], popped);
+}
+
+/// Linearizable: two threads each push a value and then pop; each pop must find an item (its own
+/// push is in the queue, or was taken by the other thread, whose own item is then still there).
+pub fn push_then_pop<Q: Mpmc>() {
+    let q = Arc::new(Q::with_capacity(2));
+    let workers: Vec<_> = [1, 2]
+        .into_iter()
+        .map(|v| {
+            let q = Arc::clone(&q);
+            thread::spawn(move || {
+                assert!(q.push(v).is_ok(), "a push into a queue with room reported Full");
+                let got = q.pop();
+                assert!(
+                    got.is_some(),
+                    "empty after push: a pop right after a push found nothing"
+                );
+                got
+            })
+        })
+        .collect();
+    let popped: Vec<u64> = workers.into_iter().filter_map(|w| w.join().unwrap()).collect();
+    check_exactly_once(vec![1, 2], popped);
+}
