@@ -1,0 +1,596 @@
+//! The SPSC ring and the MPMC queue (fixed variants, real atomics) held to the edge cases that bit
+//! crossbeam, rtrb and heapless: exact capacity, rejected capacities, ZSTs, FIFO and
+//! exactly-once under real threads, exact drop counts, linearizability, prompt `Full`, index
+//! wraparound, partial batches, and a `VecDeque` oracle under proptest.
+
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{mpsc, Arc, Barrier};
+use std::time::Duration;
+
+use lockfree_lab::mpmc::real::fixed::Queue;
+use lockfree_lab::spsc::real::fixed::{channel, try_channel};
+use lockfree_lab::spsc::{CapacityError, Full};
+use proptest::prelude::*;
+
+const CAPACITIES: [usize; 9] = [1, 2, 3, 7, 8, 255, 256, 257, 1024];
+
+/// Runs `f` on a thread and fails if it takes longer than 10 s (a spin that never returns).
+fn promptly<R: Send + 'static>(what: &str, f: impl FnOnce() -> R + Send + 'static) -> R {
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || tx.send(f()).unwrap());
+    rx.recv_timeout(Duration::from_secs(10))
+        .unwrap_or_else(|_| panic!("{what} did not return within 10 s"))
+}
+
+/// A payload that counts its drops.
+#[derive(Debug)]
+struct Tracked(u64, Arc<AtomicUsize>);
+
+impl Clone for Tracked {
+    fn clone(&self) -> Self {
+        Tracked(self.0, Arc::clone(&self.1))
+    }
+}
+
+impl Drop for Tracked {
+    fn drop(&mut self) {
+        self.1.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+fn drops() -> Arc<AtomicUsize> {
+    Arc::new(AtomicUsize::new(0))
+}
+
+// ---- capacity: exact, rejected, Full promptly, wraparound ----
+
+#[test]
+fn spsc_capacity_is_exact_and_full_is_prompt() {
+    for cap in CAPACITIES {
+        promptly("spsc fill", move || {
+            let (mut tx, mut rx) = channel::<usize>(cap);
+            assert_eq!((tx.capacity(), rx.capacity()), (cap, cap));
+            for i in 0..cap {
+                assert_eq!(tx.push(i), Ok(()), "capacity {cap}: push {i} rejected");
+            }
+            assert!(tx.is_full() && rx.is_full() && tx.len() == cap);
+            assert_eq!(tx.push(99), Err(Full(99)), "capacity {cap}: accepted more than {cap}");
+            for i in 0..cap {
+                assert_eq!(rx.pop(), Some(i));
+            }
+            assert_eq!(rx.pop(), None);
+            assert!(rx.is_empty() && tx.is_empty());
+        });
+    }
+}
+
+#[test]
+fn mpmc_capacity_is_exact_and_full_is_prompt() {
+    for cap in CAPACITIES {
+        promptly("mpmc fill", move || {
+            let q = Queue::<usize>::new(cap);
+            assert_eq!(q.capacity(), cap);
+            for i in 0..cap {
+                assert_eq!(q.push(i), Ok(()), "capacity {cap}: push {i} rejected");
+            }
+            assert!(q.is_full() && q.len() == cap);
+            assert_eq!(q.push(99), Err(Full(99)), "capacity {cap}: accepted more than {cap}");
+            for i in 0..cap {
+                assert_eq!(q.pop(), Some(i));
+            }
+            assert_eq!(q.pop(), None);
+            assert!(q.is_empty());
+        });
+    }
+}
+
+#[test]
+#[should_panic(expected = "spsc::channel: capacity must be at least 1, got 0")]
+fn spsc_capacity_zero_panics_with_the_documented_message() {
+    let _ = channel::<u64>(0);
+}
+
+#[test]
+#[should_panic(expected = "spsc::channel: capacity 18446744073709551615 is too large")]
+fn spsc_capacity_usize_max_panics_with_the_documented_message() {
+    let _ = channel::<u64>(usize::MAX);
+}
+
+#[test]
+#[should_panic(expected = "mpmc::Queue::new: capacity must be at least 1, got 0")]
+fn mpmc_capacity_zero_panics_with_the_documented_message() {
+    let _ = Queue::<u64>::new(0);
+}
+
+#[test]
+#[should_panic(expected = "mpmc::Queue::new: capacity 18446744073709551615 is too large")]
+fn mpmc_capacity_usize_max_panics_with_the_documented_message() {
+    let _ = Queue::<u64>::new(usize::MAX);
+}
+
+#[test]
+fn bad_capacities_are_errors_from_the_fallible_constructors() {
+    assert_eq!(try_channel::<u64>(0).unwrap_err(), CapacityError::Zero);
+    assert!(matches!(
+        try_channel::<u64>(usize::MAX),
+        Err(CapacityError::TooLarge { .. })
+    ));
+    assert!(matches!(
+        try_channel::<()>(usize::MAX),
+        Err(CapacityError::TooLarge { .. })
+    ));
+    assert_eq!(Queue::<u64>::try_new(0).unwrap_err(), CapacityError::Zero);
+    assert!(matches!(
+        Queue::<u64>::try_new(usize::MAX),
+        Err(CapacityError::TooLarge { .. })
+    ));
+    // Within the arithmetic limit but far beyond any memory: an error, not an abort.
+    assert_eq!(
+        try_channel::<u64>(1 << 59).unwrap_err(),
+        CapacityError::AllocationFailed { requested: 1 << 59 }
+    );
+    assert_eq!(CapacityError::Zero.to_string(), "capacity must be at least 1, got 0");
+    assert!(!CapacityError::Zero.to_string().contains('\n'));
+}
+
+#[test]
+fn indices_wrap_around_many_times() {
+    for cap in [1, 2, 3, 7, 8] {
+        let (mut tx, mut rx) = channel::<usize>(cap);
+        let q = Queue::<usize>::new(cap);
+        // Five full laps of the ring (positions run over 2 × capacity in SPSC, over laps in MPMC).
+        for i in 0..cap * 10 {
+            assert_eq!(tx.push(i), Ok(()));
+            assert_eq!(q.push(i), Ok(()));
+            if (i + 1) % cap == 0 {
+                assert_eq!(tx.push(usize::MAX), Err(Full(usize::MAX)));
+                assert_eq!(q.push(usize::MAX), Err(Full(usize::MAX)));
+                for j in i + 1 - cap..=i {
+                    assert_eq!(rx.pop(), Some(j));
+                    assert_eq!(q.pop(), Some(j));
+                }
+            }
+        }
+        assert_eq!(rx.pop(), None);
+        assert_eq!(q.pop(), None);
+    }
+}
+
+// ---- zero-sized types ----
+
+#[derive(Debug, PartialEq)]
+struct Zst;
+
+static ZST_DROPS: AtomicUsize = AtomicUsize::new(0);
+
+#[derive(Debug)]
+struct DropZst;
+
+impl Drop for DropZst {
+    fn drop(&mut self) {
+        ZST_DROPS.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+#[test]
+fn zero_sized_types_work_and_drop() {
+    let (mut tx, mut rx) = channel::<Zst>(3);
+    let q = Queue::<Zst>::new(3);
+    for _ in 0..3 {
+        assert!(tx.push(Zst).is_ok());
+        assert!(q.push(Zst).is_ok());
+    }
+    assert!(tx.push(Zst).is_err() && q.push(Zst).is_err());
+    assert_eq!((rx.pop(), q.pop()), (Some(Zst), Some(Zst)));
+    assert_eq!((rx.len(), q.len()), (2, 2));
+
+    let before = ZST_DROPS.load(Ordering::Relaxed);
+    let (mut tx, rx) = channel::<DropZst>(4);
+    let q = Queue::<DropZst>::new(4);
+    for _ in 0..3 {
+        assert!(tx.push(DropZst).is_ok());
+        assert!(q.push(DropZst).is_ok());
+    }
+    drop((tx, rx, q));
+    assert_eq!(ZST_DROPS.load(Ordering::Relaxed) - before, 6);
+}
+
+// ---- FIFO and exactly-once under real threads ----
+
+fn spsc_fifo(cap: usize, n: u64) {
+    let (mut tx, mut rx) = channel::<u64>(cap);
+    std::thread::scope(|s| {
+        s.spawn(move || {
+            for i in 0..n {
+                let mut v = i;
+                while let Err(Full(back)) = tx.push(v) {
+                    v = back;
+                    std::hint::spin_loop();
+                }
+            }
+        });
+        s.spawn(move || {
+            let mut next = 0;
+            while next < n {
+                if let Some(v) = rx.pop() {
+                    assert_eq!(v, next, "capacity {cap}: out of order");
+                    next += 1;
+                }
+            }
+        });
+    });
+}
+
+#[test]
+fn spsc_fifo_1p1c_parallel_capacity_1_2_3() {
+    for cap in [1, 2, 3] {
+        spsc_fifo(cap, 50_000);
+    }
+}
+
+#[test]
+fn mpmc_fifo_1p1c_parallel_capacity_1_2_3() {
+    for cap in [1, 2, 3] {
+        let q = Queue::<u64>::new(cap);
+        let n = 50_000;
+        std::thread::scope(|s| {
+            s.spawn(|| {
+                for i in 0..n {
+                    while q.push(i).is_err() {
+                        std::hint::spin_loop();
+                    }
+                }
+            });
+            s.spawn(|| {
+                let mut next = 0;
+                while next < n {
+                    if let Some(v) = q.pop() {
+                        assert_eq!(v, next, "capacity {cap}: out of order");
+                        next += 1;
+                    }
+                }
+            });
+        });
+    }
+}
+
+#[test]
+fn mpmc_4p4c_every_value_exactly_once() {
+    const PER: u64 = 20_000;
+    let q = Queue::<u64>::new(8);
+    let popped = AtomicUsize::new(0);
+    let total = 4 * PER as usize;
+    let seen: Vec<Vec<u64>> = std::thread::scope(|s| {
+        for p in 0..4u64 {
+            let q = &q;
+            s.spawn(move || {
+                for i in 0..PER {
+                    while q.push(p * PER + i).is_err() {
+                        std::thread::yield_now();
+                    }
+                }
+            });
+        }
+        let consumers: Vec<_> = (0..4)
+            .map(|_| {
+                s.spawn(|| {
+                    let mut got = Vec::new();
+                    while popped.load(Ordering::Relaxed) < total {
+                        match q.pop() {
+                            Some(v) => {
+                                got.push(v);
+                                popped.fetch_add(1, Ordering::Relaxed);
+                            }
+                            None => std::thread::yield_now(),
+                        }
+                    }
+                    got
+                })
+            })
+            .collect();
+        consumers.into_iter().map(|c| c.join().unwrap()).collect()
+    });
+    // Per producer, values arrive at each consumer in push order (a consumer's pops are ordered).
+    for got in &seen {
+        let mut last = [None::<u64>; 4];
+        for &v in got {
+            let p = (v / PER) as usize;
+            assert!(last[p].map_or(true, |l| l < v), "producer {p}'s values out of order");
+            last[p] = Some(v);
+        }
+    }
+    let mut all: Vec<u64> = seen.into_iter().flatten().collect();
+    all.sort_unstable();
+    assert_eq!(all, (0..4 * PER).collect::<Vec<_>>(), "a value was lost or duplicated");
+    assert_eq!(q.pop(), None);
+}
+
+// ---- linearizability ----
+
+#[test]
+fn spsc_a_push_is_immediately_poppable() {
+    let (mut tx, mut rx) = channel::<u32>(1);
+    for i in 0..1000 {
+        tx.push(i).unwrap();
+        assert_eq!(rx.pop(), Some(i));
+    }
+}
+
+#[test]
+fn mpmc_a_thread_that_just_pushed_can_pop() {
+    let q = Queue::<u64>::new(4);
+    let start = Barrier::new(4);
+    std::thread::scope(|s| {
+        for t in 0..4 {
+            let (q, start) = (&q, &start);
+            s.spawn(move || {
+                start.wait();
+                for i in 0..20_000 {
+                    q.push(t * 1_000_000 + i).unwrap();
+                    assert!(q.pop().is_some(), "pop after push found the queue empty");
+                }
+            });
+        }
+    });
+}
+
+#[test]
+fn mpmc_pop_then_push_on_a_full_queue_never_reports_full() {
+    let q = Queue::<u64>::new(4);
+    for i in 0..4 {
+        q.push(i).unwrap();
+    }
+    let start = Barrier::new(4);
+    std::thread::scope(|s| {
+        for _ in 0..4 {
+            let (q, start) = (&q, &start);
+            s.spawn(move || {
+                start.wait();
+                for _ in 0..20_000 {
+                    let v = q.pop().expect("a full queue popped empty");
+                    assert_eq!(q.push(v), Ok(()), "push right after a pop reported Full");
+                }
+            });
+        }
+    });
+    assert!(q.is_full());
+}
+
+#[test]
+fn spsc_pop_then_push_on_a_full_ring_never_reports_full() {
+    for cap in [1, 2, 3] {
+        let (mut tx, mut rx) = channel::<usize>(cap);
+        for i in 0..cap {
+            tx.push(i).unwrap();
+        }
+        for i in 0..100 {
+            assert!(rx.pop().is_some());
+            assert_eq!(tx.push(i), Ok(()), "capacity {cap}: full after a pop");
+        }
+    }
+}
+
+// ---- drops ----
+
+#[test]
+fn spsc_drops_every_item_once_including_those_left_inside() {
+    for producer_first in [true, false] {
+        let d = drops();
+        let (mut tx, mut rx) = channel::<Tracked>(4);
+        for i in 0..4 {
+            tx.push(Tracked(i, d.clone())).unwrap();
+        }
+        let rejected = tx.push(Tracked(9, d.clone())).unwrap_err();
+        drop(rejected);
+        drop(rx.pop());
+        assert_eq!(d.load(Ordering::Relaxed), 2);
+        // Drop the halves on two other threads, in either order.
+        if producer_first {
+            std::thread::spawn(move || drop(tx)).join().unwrap();
+            assert_eq!(d.load(Ordering::Relaxed), 2, "dropping one half dropped items");
+            std::thread::spawn(move || drop(rx)).join().unwrap();
+        } else {
+            std::thread::spawn(move || drop(rx)).join().unwrap();
+            assert_eq!(d.load(Ordering::Relaxed), 2, "dropping one half dropped items");
+            std::thread::spawn(move || drop(tx)).join().unwrap();
+        }
+        assert_eq!(
+            d.load(Ordering::Relaxed),
+            5,
+            "3 items left inside must be dropped once each"
+        );
+    }
+}
+
+#[test]
+fn mpmc_drops_every_item_once_including_those_left_inside() {
+    let d = drops();
+    let q = Queue::<Tracked>::new(3);
+    for lap in 0..3 {
+        for i in 0..3 {
+            q.push(Tracked(lap * 3 + i, d.clone())).unwrap();
+        }
+        drop(q.push(Tracked(99, d.clone())).unwrap_err());
+        drop(q.pop());
+        drop(q.pop());
+        drop(q.pop());
+    }
+    assert_eq!(d.load(Ordering::Relaxed), 12);
+    q.push(Tracked(10, d.clone())).unwrap();
+    q.push(Tracked(11, d.clone())).unwrap();
+    drop(q);
+    assert_eq!(d.load(Ordering::Relaxed), 14);
+}
+
+// ---- batches: partial commits ----
+
+#[test]
+fn spsc_push_iter_stops_at_full_and_keeps_the_rest() {
+    let d = drops();
+    let (mut tx, mut rx) = channel::<Tracked>(3);
+    tx.push(Tracked(0, d.clone())).unwrap();
+    let mut items = (1..=5).map(|i| Tracked(i, d.clone()));
+    assert_eq!(tx.push_iter(&mut items), 2, "room for 2");
+    // Nothing was taken from the iterator without a slot for it.
+    assert_eq!(items.next().map(|t| t.0), Some(3));
+    assert_eq!(d.load(Ordering::Relaxed), 1, "only item 3, taken by us, was dropped");
+    drop(items); // 4 and 5 were never produced
+    let got: Vec<u64> = std::iter::from_fn(|| rx.pop()).map(|t| t.0).collect();
+    assert_eq!(got, vec![0, 1, 2]);
+    assert_eq!(d.load(Ordering::Relaxed), 4);
+    drop((tx, rx));
+    assert_eq!(d.load(Ordering::Relaxed), 4);
+}
+
+#[test]
+fn spsc_push_slice_that_panics_midway_commits_the_items_it_moved() {
+    struct Bomb(u32, Arc<AtomicUsize>);
+    impl Clone for Bomb {
+        fn clone(&self) -> Self {
+            assert!(self.0 != 3, "clone of 3 panics");
+            Bomb(self.0, self.1.clone())
+        }
+    }
+    impl Drop for Bomb {
+        fn drop(&mut self) {
+            self.1.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+    let d = drops();
+    let source: Vec<Bomb> = (1..=4).map(|i| Bomb(i, d.clone())).collect();
+    let (mut tx, mut rx) = channel::<Bomb>(8);
+    let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| tx.push_slice(&source)));
+    assert!(r.is_err());
+    // 1 and 2 were moved in and published before the panic; nothing else was.
+    assert_eq!(rx.len(), 2);
+    assert_eq!(rx.pop().map(|b| b.0), Some(1));
+    assert_eq!(rx.pop().map(|b| b.0), Some(2));
+    assert!(rx.pop().is_none());
+    assert_eq!(d.load(Ordering::Relaxed), 2);
+    drop(source);
+    drop((tx, rx));
+    assert_eq!(d.load(Ordering::Relaxed), 6);
+}
+
+#[test]
+fn spsc_read_chunk_taken_partly_keeps_the_rest_in_the_ring() {
+    let d = drops();
+    let (mut tx, mut rx) = channel::<Tracked>(4);
+    assert_eq!(tx.push_iter((0..4).map(|i| Tracked(i, d.clone()))), 4);
+    {
+        let mut chunk = rx.pop_chunk(3);
+        assert_eq!(chunk.len(), 3);
+        assert_eq!(chunk.next().map(|t| t.0), Some(0));
+        assert_eq!(chunk.next().map(|t| t.0), Some(1));
+        // the chunk is dropped with item 2 not taken
+    }
+    assert_eq!(d.load(Ordering::Relaxed), 2);
+    assert_eq!(rx.len(), 2);
+    assert_eq!(tx.len(), 2, "the producer sees the two freed slots");
+    assert_eq!(tx.push_slice(&[Tracked(4, d.clone()), Tracked(5, d.clone())]), 2);
+    assert_eq!(
+        d.load(Ordering::Relaxed),
+        4,
+        "the two originals of the slice are dropped"
+    );
+    let got: Vec<u64> = rx.pop_chunk(10).map(|t| t.0).collect();
+    assert_eq!(got, vec![2, 3, 4, 5]);
+    assert_eq!(d.load(Ordering::Relaxed), 8);
+}
+
+#[test]
+fn spsc_forgotten_read_chunk_never_double_drops() {
+    let d = drops();
+    let (mut tx, mut rx) = channel::<Tracked>(4);
+    tx.push_iter((0..3).map(|i| Tracked(i, d.clone())));
+    let mut chunk = rx.pop_chunk(2);
+    let first = chunk.next().unwrap();
+    std::mem::forget(chunk);
+    drop(first);
+    assert_eq!(d.load(Ordering::Relaxed), 1);
+    drop((tx, rx));
+    assert_eq!(
+        d.load(Ordering::Relaxed),
+        3,
+        "items 1 and 2 dropped once, item 0 not again"
+    );
+}
+
+// ---- a VecDeque oracle ----
+
+#[derive(Clone, Debug)]
+enum Op {
+    Push(u16),
+    Pop,
+    PushSlice(Vec<u16>),
+    PopChunk(usize, usize),
+}
+
+fn op() -> impl Strategy<Value = Op> {
+    prop_oneof![
+        any::<u16>().prop_map(Op::Push),
+        Just(Op::Pop),
+        prop::collection::vec(any::<u16>(), 0..6).prop_map(Op::PushSlice),
+        (0usize..6, 0usize..6).prop_map(|(max, take)| Op::PopChunk(max, take)),
+    ]
+}
+
+proptest! {
+    #[test]
+    fn spsc_behaves_like_a_bounded_vecdeque(cap in 1usize..6, ops in prop::collection::vec(op(), 0..80)) {
+        let (mut tx, mut rx) = channel::<u16>(cap);
+        let mut model = VecDeque::new();
+        for op in ops {
+            match op {
+                Op::Push(v) => {
+                    let expected = if model.len() < cap { model.push_back(v); Ok(()) } else { Err(Full(v)) };
+                    prop_assert_eq!(tx.push(v), expected);
+                }
+                Op::Pop => prop_assert_eq!(rx.pop(), model.pop_front()),
+                Op::PushSlice(vs) => {
+                    let n = vs.len().min(cap - model.len());
+                    model.extend(&vs[..n]);
+                    prop_assert_eq!(tx.push_slice(&vs), n);
+                }
+                Op::PopChunk(max, take) => {
+                    let mut chunk = rx.pop_chunk(max);
+                    let len = max.min(model.len());
+                    prop_assert_eq!(chunk.len(), len);
+                    for k in 0..take {
+                        let expected = if k < len { model.pop_front() } else { None };
+                        prop_assert_eq!(chunk.next(), expected);
+                    }
+                }
+            }
+            prop_assert_eq!(tx.len(), model.len());
+            prop_assert_eq!(rx.len(), model.len());
+            prop_assert_eq!(rx.is_empty(), model.is_empty());
+            prop_assert_eq!(tx.is_full(), model.len() == cap);
+        }
+    }
+
+    #[test]
+    fn mpmc_behaves_like_a_bounded_vecdeque(cap in 1usize..6, ops in prop::collection::vec(op(), 0..80)) {
+        let q = Queue::<u16>::new(cap);
+        let mut model = VecDeque::new();
+        for op in ops {
+            match op {
+                Op::Push(v) => {
+                    let expected = if model.len() < cap { model.push_back(v); Ok(()) } else { Err(Full(v)) };
+                    prop_assert_eq!(q.push(v), expected);
+                }
+                Op::Pop | Op::PopChunk(..) => prop_assert_eq!(q.pop(), model.pop_front()),
+                Op::PushSlice(vs) => {
+                    for v in vs {
+                        let expected = if model.len() < cap { model.push_back(v); Ok(()) } else { Err(Full(v)) };
+                        prop_assert_eq!(q.push(v), expected);
+                    }
+                }
+            }
+            prop_assert_eq!(q.len(), model.len());
+            prop_assert_eq!(q.is_empty(), model.is_empty());
+            prop_assert_eq!(q.is_full(), model.len() == cap);
+        }
+    }
+}
