@@ -1,1 +1,284 @@
-//! Placeholder.
+//! Model tests for the Treiber stack: every fixed test has a broken twin running the same
+//! scenario (`stack::scenario::aba`: T1 pops once; T2 pops, pops, pushes).
+//!
+//! ABA is an interleaving bug, so loom and shuttle (PCT at depth ≥ 2, and random) must catch the
+//! broken stack; the tagged one must pass every checker. The crossbeam-epoch stack (feature
+//! `epoch`) is tested at the bottom: on real threads and under shuttle, not under loom (see there).
+
+use lockfree_lab::check;
+use lockfree_lab::stack::{self, loom as lm, shuttle as sh, Variant};
+
+/// Preemption bound for the 3-thread (main + 2) scenario; bound 1 already finds the ABA.
+const BOUND: Option<usize> = Some(3);
+const ITERATIONS: usize = 2_000;
+
+// ---- loom ----
+
+#[test]
+fn loom_broken_stack_aba_found() {
+    let report = check::loom(BOUND, lm::scenario::aba::<lm::broken::Stack>);
+    let failure = report.assert_found("ABA");
+    println!("{report}");
+    // The counterexample is the lesson's: T1's CAS on the head succeeds after T2's three operations.
+    let cas_ok: Vec<_> = failure
+        .trace
+        .iter()
+        .filter(|s| s.op == "compare_exchange" && s.detail.ends_with(": ok"))
+        .collect();
+    assert!(cas_ok.len() >= 4, "{report}");
+}
+
+#[test]
+fn loom_fixed_stack_no_aba() {
+    let report = check::loom(BOUND, lm::scenario::aba::<lm::fixed::Stack>);
+    report.assert_passed();
+    println!("{report}");
+    assert!(report.executions > 100, "{report}");
+}
+
+// ---- shuttle ----
+
+#[test]
+fn shuttle_pct_broken_stack_aba_found() {
+    let report = check::shuttle_pct(
+        ITERATIONS,
+        2,
+        check::DEFAULT_SEED,
+        sh::scenario::aba::<sh::broken::Stack>,
+    );
+    report.assert_found("ABA");
+    println!("{report}");
+}
+
+#[test]
+fn shuttle_pct_fixed_stack_no_aba() {
+    check::shuttle_pct(
+        ITERATIONS,
+        2,
+        check::DEFAULT_SEED,
+        sh::scenario::aba::<sh::fixed::Stack>,
+    )
+    .assert_passed();
+}
+
+#[test]
+fn shuttle_pct_depth_3_broken_stack_aba_found() {
+    check::shuttle_pct(
+        ITERATIONS,
+        3,
+        check::DEFAULT_SEED,
+        sh::scenario::aba::<sh::broken::Stack>,
+    )
+    .assert_found("ABA");
+}
+
+#[test]
+fn shuttle_pct_depth_3_fixed_stack_no_aba() {
+    check::shuttle_pct(
+        ITERATIONS,
+        3,
+        check::DEFAULT_SEED,
+        sh::scenario::aba::<sh::fixed::Stack>,
+    )
+    .assert_passed();
+}
+
+/// PCT at depth 1 never preempts a thread, so T1 never stalls between its read and its CAS: the
+/// blind spot behind "use depth ≥ 2" (`CHECKERS.md`).
+#[test]
+fn shuttle_pct_depth_1_misses_the_aba() {
+    check::shuttle_pct(
+        ITERATIONS,
+        1,
+        check::DEFAULT_SEED,
+        sh::scenario::aba::<sh::broken::Stack>,
+    )
+    .assert_passed();
+}
+
+#[test]
+fn shuttle_random_broken_stack_aba_found() {
+    let report = check::shuttle_random(ITERATIONS, check::DEFAULT_SEED, sh::scenario::aba::<sh::broken::Stack>);
+    report.assert_found("ABA");
+    println!("{report}");
+}
+
+#[test]
+fn shuttle_random_fixed_stack_no_aba() {
+    check::shuttle_random(ITERATIONS, check::DEFAULT_SEED, sh::scenario::aba::<sh::fixed::Stack>).assert_passed();
+}
+
+// ---- the replay ----
+
+#[test]
+fn replay_broken_stack_walks_a_to_b_to_a_into_a_cycle() {
+    let steps = stack::aba_replay(Variant::Broken);
+    for s in &steps {
+        println!("{s}");
+    }
+    assert_eq!(steps.len(), 8, "{steps:#?}");
+    assert_eq!(steps[0].stack, "A:1 -> B:2");
+    assert!(steps[1].action.contains("(A, tag 0)") && steps[1].action.contains("A.next = B"));
+    assert_eq!(
+        steps[4].head, "A (tag 0)",
+        "T2's push put A back on top with the same word"
+    );
+    assert!(steps[5].action.contains("SUCCEEDS"), "{}", steps[5].action);
+    assert_eq!(steps[5].head, "B (tag 0)");
+    assert!(steps[6].stack.contains("cycle"), "{}", steps[6].stack);
+    assert!(steps[7].action.contains("came out"), "{}", steps[7].action);
+}
+
+#[test]
+fn replay_fixed_stack_cas_fails_and_retries() {
+    let steps = stack::aba_replay(Variant::Fixed);
+    for s in &steps {
+        println!("{s}");
+    }
+    assert_eq!(steps.len(), 9, "{steps:#?}");
+    assert!(steps[1].action.contains("(A, tag 2)"), "{}", steps[1].action);
+    assert_eq!(
+        steps[4].head, "A (tag 5)",
+        "three successful CASes since T1 read (A, tag 2)"
+    );
+    assert!(steps[5].action.contains("fails"), "{}", steps[5].action);
+    assert!(steps[6].action.contains("pop -> Some(3)"), "{}", steps[6].action);
+    assert_eq!(steps[7].stack, "B:4");
+    assert!(
+        steps[8].action.contains("every value came out exactly once"),
+        "{}",
+        steps[8].action
+    );
+}
+
+// ---- the crossbeam-epoch stack (feature `epoch`) ----
+//
+// Not under loom: crossbeam-epoch runs under loom only when the whole build uses
+// `--cfg crossbeam_loom` with crossbeam-epoch's `loom` feature; without it every loom thread shares
+// one pinned participant and loom reports a false causality violation (`../shared/CHECKERS.md`).
+// That would need a second build with RUSTFLAGS, which the README's single `cargo test
+// --all-features` cannot run. So: real threads (the allocator really recycles addresses, the
+// race that made ABA) and shuttle, which interleaves whole stack operations (crossbeam's atomics
+// are std's, invisible to shuttle) with a fresh `Collector` per iteration, so that nothing
+// deferred in one iteration runs in the next.
+
+#[cfg(feature = "epoch")]
+mod epoch_stack {
+    use lockfree_lab::check;
+    use lockfree_lab::stack::account;
+    use lockfree_lab::stack::epoch::TreiberStack;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+
+    /// A value that counts its drops.
+    struct Tracked(u64, Arc<AtomicUsize>);
+    impl Drop for Tracked {
+        fn drop(&mut self) {
+            self.1.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    #[test]
+    fn real_threads_every_value_out_once_and_dropped_once() {
+        const THREADS: u64 = 2;
+        const OPS: u64 = 20_000;
+        let stack = TreiberStack::new();
+        let drops = Arc::new(AtomicUsize::new(0));
+        let (outs, _) = lockfree_lab::hw::run_threads(THREADS as usize, lockfree_lab::hw::Pin::Spread, |t| {
+            let mut out = Vec::new();
+            for k in 0..OPS {
+                stack.push(Tracked(t as u64 * OPS + k, Arc::clone(&drops)), &crossbeam_epoch::pin());
+                if k % 2 == 1 {
+                    for _ in 0..2 {
+                        if let Some(v) = stack.pop(&crossbeam_epoch::pin()) {
+                            out.push(v.0);
+                        }
+                    }
+                }
+            }
+            out
+        });
+        let mut out: Vec<u64> = outs.into_iter().flatten().collect();
+        let guard = crossbeam_epoch::pin();
+        while let Some(v) = stack.pop(&guard) {
+            out.push(v.0);
+        }
+        let pushed: Vec<u64> = (0..THREADS * OPS).collect();
+        account(&pushed, &out).unwrap();
+        assert_eq!(
+            drops.load(Ordering::Relaxed),
+            (THREADS * OPS) as usize,
+            "each value dropped once"
+        );
+    }
+
+    #[test]
+    fn dropping_the_stack_drops_the_values_left() {
+        let drops = Arc::new(AtomicUsize::new(0));
+        let stack = TreiberStack::new();
+        for v in 0..3 {
+            stack.push(Tracked(v, Arc::clone(&drops)), &crossbeam_epoch::pin());
+        }
+        drop(stack);
+        assert_eq!(drops.load(Ordering::Relaxed), 3);
+    }
+
+    /// The ABA scenario of the arena stack, on the epoch stack, under shuttle's PCT: T1 pops; T2
+    /// pops, pops, pushes. Every value comes out once; every popped node is freed by the end of
+    /// the iteration (its own collector).
+    fn aba_scenario() {
+        use shuttle::thread;
+        let collector = crossbeam_epoch::Collector::new();
+        let stack = Arc::new(TreiberStack::new());
+        {
+            let handle = collector.register();
+            let guard = handle.pin();
+            stack.push(2u64, &guard);
+            stack.push(1, &guard);
+        }
+        let t1 = {
+            let (stack, collector) = (Arc::clone(&stack), collector.clone());
+            thread::spawn(move || {
+                let handle = collector.register();
+                let guard = handle.pin();
+                thread::yield_now();
+                stack.pop(&guard)
+            })
+        };
+        let t2 = {
+            let (stack, collector) = (Arc::clone(&stack), collector.clone());
+            thread::spawn(move || {
+                let handle = collector.register();
+                let a = stack.pop(&handle.pin());
+                thread::yield_now();
+                let b = stack.pop(&handle.pin());
+                thread::yield_now();
+                stack.push(3, &handle.pin());
+                (a, b)
+            })
+        };
+        let p1 = t1.join().unwrap();
+        let (a, b) = t2.join().unwrap();
+        let mut out: Vec<u64> = [p1, a, b].into_iter().flatten().collect();
+        let handle = collector.register();
+        let guard = handle.pin();
+        while let Some(v) = stack.pop(&guard) {
+            out.push(v);
+        }
+        if let Err(e) = account(&[1, 2, 3], &out) {
+            panic!("ABA: {e}");
+        }
+    }
+
+    #[test]
+    fn shuttle_pct_epoch_stack_no_aba() {
+        let report = check::shuttle_pct(super::ITERATIONS, 2, check::DEFAULT_SEED, aba_scenario);
+        report.assert_passed();
+        println!("{report}");
+    }
+
+    #[test]
+    fn shuttle_random_epoch_stack_no_aba() {
+        check::shuttle_random(super::ITERATIONS, check::DEFAULT_SEED, aba_scenario).assert_passed();
+    }
+}

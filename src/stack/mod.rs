@@ -1,1 +1,592 @@
-//! Placeholder: being written.
+//! # Treiber stack: the ABA problem, and the tagged head that fixes it
+//!
+//! A Treiber stack (Treiber 1986, IBM Research Report RJ 5118) is a linked list whose head is
+//! swung by compare-and-swap: `push` links a node above the head it read and CASes the head to
+//! it; `pop` reads the head and the top node's `next`, then CASes the head to `next`. Nodes here
+//! live in an **index arena** and are **recycled**: a popped node goes to the popping thread's
+//! [`Local`] free list (oldest first) and carries its next pushed value. Recycling is what makes
+//! ABA possible — and because every node field is an atomic and the arena is never freed, the
+//! broken stack corrupts itself *observably* (a value comes out twice, a value is lost, the list
+//! becomes a cycle) without any undefined behaviour.
+//!
+//! ## The head word
+//!
+//! ```text
+//!  63                           32 31                            0
+//! +-------------------------------+-------------------------------+
+//! |              tag              |   index of the top node       |
+//! +-------------------------------+-------------------------------+
+//! ```
+//!
+//! | index          | tag                                  | meaning                                |
+//! |----------------|--------------------------------------|----------------------------------------|
+//! | `NIL` (2³²−1)  | any                                  | empty stack                            |
+//! | `i < capacity` | broken: always 0                     | node `i` on top: the word repeats as soon as node `i` is on top again |
+//! | `i < capacity` | fixed: +1 (wrapping) per successful CAS, push or pop | node `i` on top, in this *incarnation* |
+//!
+//! ## The pair (`diff src/stack/broken.rs src/stack/fixed.rs`)
+//!
+//! One line: `bump(tag)` returns `tag` (broken) or `tag.wrapping_add(1)` (fixed).
+//!
+//! ## Synchronization edges
+//!
+//! | edge              | Release side                | Acquire side                                         | carries                   |
+//! |-------------------|-----------------------------|------------------------------------------------------|---------------------------|
+//! | `[node-publish]`  | `push`'s successful CAS     | `pop_read`'s load; `pop_commit`'s failed CAS          | the node's `value`, `next` |
+//!
+//! Every CAS on the head is a read-modify-write, so an Acquire load that reads a later word
+//! (written by a `pop`) still synchronizes with every earlier push (the CAS chain is a *release
+//! sequence*). `pop_commit`'s successful CAS is Relaxed: it read the very word `pop_read`
+//! acquired. ABA is **not** an ordering bug: no ordering, however strong, fixes it.
+//!
+//! ## The failing interleaving (broken), as [`aba_replay`] plays it
+//!
+//! The stack is `[1, 2]`: node A holds 1 on top of node B holding 2.
+//! 1. T1 starts `pop`: reads the head (A, tag 0) and `A.next` = B, and stalls before its CAS.
+//! 2. T2 pops 1: node A goes to T2's free list.
+//! 3. T2 pops 2: node B goes to T2's free list; the stack is empty.
+//! 4. T2 pushes 3 on the oldest node it freed, A: the head is (A, tag 0) **again**.
+//! 5. T1's CAS expects (A, tag 0), finds (A, tag 0), succeeds and sets the head to B — a node
+//!    on T2's free list. T1 returns 3.
+//! 6. T2 pushes 4 on its next free node, B, which is the top: `B.next = B`. The stack is a
+//!    cycle; every later pop returns 4.
+//!
+//! Fixed: the setup pushes left the tag at 2, so T1 reads (A, tag 2); at step 4 the head is
+//! (A, tag 5): T1's CAS fails and retries from the real head.
+//!
+//! **Wraparound bound.** The tag is 32 bits, so the fixed stack is only wrong if, between one
+//! thread's `pop_read` and its CAS, other threads complete exactly a multiple of 2³² successful
+//! CASes *and* the same node is on top: a stall of seconds at billions of operations per
+//! second. Wider tags (or a 128-bit CAS) push the bound further; epochs or hazard pointers
+//! remove it (the crossbeam-epoch stack in `stack::epoch`, feature `epoch`).
+//!
+//! ## Who sees it
+//!
+//! | checker              | verdict                                                                          |
+//! |----------------------|----------------------------------------------------------------------------------|
+//! | loom                 | found (an interleaving bug, one preemption); the tagged stack passes             |
+//! | shuttle PCT depth ≥2 | found; depth 1 never preempts, so never finds it                                  |
+//! | shuttle random       | found, in more runs than PCT                                                      |
+//! | real x86 cores       | found in a small share of short rounds when the threads really overlap: `examples/05-stack-aba.rs` |
+//!
+//! Sources: R. K. Treiber, *Systems Programming: Coping with Parallelism*, IBM RJ 5118 (1986);
+//! the tag ("counter") next to the pointer is the IBM System/370 compare-double-and-swap
+//! technique that M. M. Michael & M. L. Scott use against ABA in *Simple, Fast, and Practical
+//! Non-Blocking and Blocking Concurrent Queue Algorithms* (PODC 1996); M. M. Michael, *Hazard
+//! Pointers* (IEEE TPDS 2004) on ABA; K. Fraser, *Practical lock-freedom* (Cambridge
+//! UCAM-CL-TR-579, 2004) and the crossbeam-epoch documentation for epoch-based reclamation.
+
+use std::collections::{HashMap, VecDeque};
+
+backends! {
+    /// The broken stack: the tag never changes (ABA).
+    broken => "broken.rs",
+    /// The fixed stack: the tag changes on every successful CAS.
+    fixed => "fixed.rs",
+    /// Model scenarios shared by loom, shuttle and real threads.
+    scenario => "scenario.rs",
+}
+
+#[cfg(feature = "epoch")]
+pub mod epoch;
+
+/// The index that names no node: the empty stack, the bottom node's `next`.
+pub const NIL: u32 = u32::MAX;
+
+/// The head word for node `index` and `tag`.
+pub const fn pack(index: u32, tag: u32) -> u64 {
+    (tag as u64) << 32 | index as u64
+}
+
+/// The node index of a head word (bits 0..32).
+pub const fn index(word: u64) -> u32 {
+    word as u32
+}
+
+/// The tag of a head word (bits 32..64).
+pub const fn tag(word: u64) -> u32 {
+    (word >> 32) as u32
+}
+
+/// One thread's recycled nodes, oldest first. A popped node goes here; a push takes the oldest.
+/// Use one `Local` per thread and per stack. It holds indices only: the nodes stay in the arena.
+#[derive(Debug, Default, Clone)]
+pub struct Local {
+    free: VecDeque<u32>,
+}
+
+impl Local {
+    pub(crate) fn take(&mut self) -> Option<u32> {
+        self.free.pop_front()
+    }
+    pub(crate) fn put(&mut self, index: u32) {
+        self.free.push_back(index);
+    }
+    /// The recycled nodes' indices, oldest first.
+    pub fn nodes(&self) -> impl Iterator<Item = u32> + '_ {
+        self.free.iter().copied()
+    }
+    /// Forgets every node (after [`broken::Stack::reset`](real::broken::Stack::reset)).
+    pub fn clear(&mut self) {
+        self.free.clear();
+    }
+}
+
+/// What the first half of a pop read: the head word and the top node's `next`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PopAttempt {
+    /// The head word read (index and tag).
+    pub head: u64,
+    /// The index the top node's `next` held when read.
+    pub next: u32,
+}
+
+/// The stack as seen when no thread is operating on it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Snapshot {
+    /// The top node's index (`NIL`: empty).
+    pub head_index: u32,
+    /// The head's tag.
+    pub head_tag: u32,
+    /// `(index, value)` from the top down, stopping before a node seen already.
+    pub nodes: Vec<(u32, u64)>,
+    /// True when the `next` chain returns to a node already listed.
+    pub cycle: bool,
+}
+
+/// What the scenarios, the replay and the real-thread runs need of a stack.
+pub trait Lifo: Send + Sync + 'static {
+    /// An empty stack of `capacity` nodes.
+    fn with_capacity(capacity: usize) -> Self;
+    /// `push`.
+    fn push(&self, local: &mut Local, value: u64) -> Result<(), u64>;
+    /// `pop`.
+    fn pop(&self, local: &mut Local) -> Option<u64>;
+    /// `pop_read`.
+    fn pop_read(&self) -> Option<PopAttempt>;
+    /// `pop_commit`.
+    fn pop_commit(&self, local: &mut Local, attempt: PopAttempt) -> Result<u64, Option<PopAttempt>>;
+    /// `reset`.
+    fn reset(&self);
+    /// `snapshot`.
+    fn snapshot(&self) -> Snapshot;
+}
+
+macro_rules! impl_lifo {
+    ($($ty:ty),+) => {$(
+        impl Lifo for $ty {
+            fn with_capacity(capacity: usize) -> Self {
+                <$ty>::new(capacity)
+            }
+            fn push(&self, local: &mut Local, value: u64) -> Result<(), u64> {
+                <$ty>::push(self, local, value)
+            }
+            fn pop(&self, local: &mut Local) -> Option<u64> {
+                <$ty>::pop(self, local)
+            }
+            fn pop_read(&self) -> Option<PopAttempt> {
+                <$ty>::pop_read(self)
+            }
+            fn pop_commit(&self, local: &mut Local, attempt: PopAttempt) -> Result<u64, Option<PopAttempt>> {
+                <$ty>::pop_commit(self, local, attempt)
+            }
+            fn reset(&self) {
+                <$ty>::reset(self)
+            }
+            fn snapshot(&self) -> Snapshot {
+                <$ty>::snapshot(self)
+            }
+        }
+    )+};
+}
+impl_lifo!(
+    real::broken::Stack,
+    real::fixed::Stack,
+    loom::broken::Stack,
+    loom::fixed::Stack,
+    shuttle::broken::Stack,
+    shuttle::fixed::Stack
+);
+
+/// Which stack a replay or a real-hardware run uses.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, clap::ValueEnum)]
+pub enum Variant {
+    /// `broken::Stack`: the tag never changes.
+    Broken,
+    /// `fixed::Stack`: the tag changes on every successful CAS.
+    Fixed,
+}
+
+/// Checks that every value of `pushed` came out of the stack exactly once in `out` (the values
+/// popped by every thread plus the drain). `Err` names the first value that did not.
+pub fn account(pushed: &[u64], out: &[u64]) -> Result<(), String> {
+    let mut counts: HashMap<u64, usize> = pushed.iter().map(|&v| (v, 0)).collect();
+    for v in out {
+        match counts.get_mut(v) {
+            Some(n) => *n += 1,
+            None => return Err(format!("value {v} came out but was never pushed")),
+        }
+    }
+    for v in pushed {
+        match counts[v] {
+            1 => {}
+            0 => return Err(format!("value {v} was lost")),
+            n => return Err(format!("value {v} came out {n} times")),
+        }
+    }
+    Ok(())
+}
+
+// ---- the replay ----
+
+/// One step of [`aba_replay`]: what a thread did and the stack right after it.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct ReplayStep {
+    /// 1-based step number.
+    pub number: usize,
+    /// `setup`, `T1`, `T2` or `check`.
+    pub actor: &'static str,
+    /// What happened, in words.
+    pub action: String,
+    /// The head word after the step: `A (tag 3)`, `empty (tag 2)`.
+    pub head: String,
+    /// The list from the head down: `A:1 -> B:2`, `B:4 -> B... (cycle)`.
+    pub stack: String,
+    /// T2's free list, oldest first: `[A, B]`.
+    pub t2_free: String,
+}
+
+impl std::fmt::Display for ReplayStep {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        writeln!(f, "{:>2}. [{}] {}", self.number, self.actor, self.action)?;
+        write!(
+            f,
+            "    head = {:<14} stack: {:<24} T2 free: {}",
+            self.head, self.stack, self.t2_free
+        )
+    }
+}
+
+/// Plays the classic ABA interleaving on one thread, deterministically, with the two halves of
+/// T1's pop ([`real::broken::Stack::pop_read`] and `pop_commit`) split around T2's operations
+/// (see the module doc), and returns each step with the stack after it. The broken stack ends in
+/// a cycle; the fixed one ends empty with every value popped once.
+pub fn aba_replay(variant: Variant) -> Vec<ReplayStep> {
+    match variant {
+        Variant::Broken => replay::<real::broken::Stack>(),
+        Variant::Fixed => replay::<real::fixed::Stack>(),
+    }
+}
+
+fn replay<S: Lifo>() -> Vec<ReplayStep> {
+    let stack = S::with_capacity(2);
+    let (mut main, mut t1, mut t2) = (Local::default(), Local::default(), Local::default());
+    let mut steps = Vec::new();
+    let mut step = |actor: &'static str, action: String, stack: &S, t2: &Local| {
+        steps.push(describe(steps.len() + 1, actor, action, &stack.snapshot(), t2));
+    };
+    stack.push(&mut main, 2).expect("capacity 2");
+    stack.push(&mut main, 1).expect("capacity 2");
+    step(
+        "setup",
+        "push 2 (node B), then 1 (node A): the stack is [1, 2]".into(),
+        &stack,
+        &t2,
+    );
+
+    let attempt = stack.pop_read().expect("the stack holds two values");
+    step(
+        "T1",
+        format!(
+            "pop: reads the head {} and A.next = {}, then stalls before its CAS",
+            word(attempt.head),
+            name(attempt.next)
+        ),
+        &stack,
+        &t2,
+    );
+    let a = stack.pop(&mut t2);
+    step(
+        "T2",
+        format!("pop -> {a:?}: node A goes to T2's free list"),
+        &stack,
+        &t2,
+    );
+    let b = stack.pop(&mut t2);
+    step(
+        "T2",
+        format!("pop -> {b:?}: node B goes to T2's free list"),
+        &stack,
+        &t2,
+    );
+    let _ = stack.push(&mut t2, 3);
+    step(
+        "T2",
+        "push 3 on the oldest node it freed: A is on top again".into(),
+        &stack,
+        &t2,
+    );
+    let head_now = stack.snapshot();
+    let popped = match stack.pop_commit(&mut t1, attempt) {
+        Ok(v) => {
+            step(
+                "T1",
+                format!(
+                    "CAS expects {} and finds {}: it SUCCEEDS and sets the head to B, a node on T2's \
+                     free list; T1 returns {v}",
+                    word(attempt.head),
+                    word(pack(head_now.head_index, head_now.head_tag))
+                ),
+                &stack,
+                &t2,
+            );
+            Some(v)
+        }
+        Err(retry) => {
+            step(
+                "T1",
+                format!(
+                    "CAS expects {} but finds {}: it fails (the tag moved) and T1 must retry",
+                    word(attempt.head),
+                    word(pack(head_now.head_index, head_now.head_tag))
+                ),
+                &stack,
+                &t2,
+            );
+            let mut attempt = retry;
+            let v = loop {
+                let Some(a) = attempt else { break None };
+                match stack.pop_commit(&mut t1, a) {
+                    Ok(v) => break Some(v),
+                    Err(next) => attempt = next,
+                }
+            };
+            step("T1", format!("retries from the real head: pop -> {v:?}"), &stack, &t2);
+            v
+        }
+    };
+    let pushed4 = stack.push(&mut t2, 4).is_ok();
+    let snap = stack.snapshot();
+    let action = if snap.cycle {
+        "push 4 on its next free node, B — which is the top: B.next = B, the stack is a cycle".to_string()
+    } else {
+        "push 4 on its next free node, B".to_string()
+    };
+    step("T2", action, &stack, &t2);
+
+    let mut out: Vec<u64> = [a, b, popped].into_iter().flatten().collect();
+    let mut drained = Vec::new();
+    while drained.len() <= 2 {
+        match stack.pop(&mut main) {
+            Some(v) => drained.push(v),
+            None => break,
+        }
+    }
+    out.extend(&drained);
+    let mut pushed = vec![1, 2, 3];
+    if pushed4 {
+        pushed.push(4);
+    }
+    let verdict = match account(&pushed, &out) {
+        Ok(()) if drained.len() <= 2 => "every value came out exactly once".to_string(),
+        Ok(()) => "the stack never empties".to_string(),
+        Err(e) => e,
+    };
+    let cycle = if drained.len() > 2 { " (and more: a cycle)" } else { "" };
+    step("check", format!("drain: {drained:?}{cycle}; {verdict}"), &stack, &t2);
+    steps
+}
+
+/// Node names of the replay: index 1 (pushed last, on top) is A, index 0 is B.
+fn name(index: u32) -> String {
+    match index {
+        NIL => "NIL".into(),
+        1 => "A".into(),
+        0 => "B".into(),
+        i => format!("#{i}"),
+    }
+}
+
+fn word(w: u64) -> String {
+    match index(w) {
+        NIL => format!("(empty, tag {})", tag(w)),
+        i => format!("({}, tag {})", name(i), tag(w)),
+    }
+}
+
+fn describe(number: usize, actor: &'static str, action: String, snap: &Snapshot, t2: &Local) -> ReplayStep {
+    let head = match snap.head_index {
+        NIL => format!("empty (tag {})", snap.head_tag),
+        i => format!("{} (tag {})", name(i), snap.head_tag),
+    };
+    let mut stack: Vec<String> = snap.nodes.iter().map(|&(i, v)| format!("{}:{v}", name(i))).collect();
+    if snap.cycle {
+        stack.push(format!("{}... (cycle)", name(snap.nodes.last().map_or(NIL, |n| n.0))));
+    }
+    let stack = if stack.is_empty() {
+        "[]".into()
+    } else {
+        stack.join(" -> ")
+    };
+    let free: Vec<String> = t2.nodes().map(name).collect();
+    ReplayStep {
+        number,
+        actor,
+        action,
+        head,
+        stack,
+        t2_free: format!("[{}]", free.join(", ")),
+    }
+}
+
+// ---- real threads ----
+
+/// What one real-hardware run did.
+#[derive(Clone, Debug)]
+pub struct CoreRun {
+    /// Rounds run.
+    pub rounds: u64,
+    /// Rounds after which some value came out twice, was lost, or the stack was a cycle.
+    pub corrupted: u64,
+    /// Values that came out more than once (summed over rounds).
+    pub duplicated: u64,
+    /// Values pushed that never came out (summed over rounds).
+    pub lost: u64,
+    /// Rounds that ended with a cycle.
+    pub cycles: u64,
+    /// How much the threads overlapped.
+    pub parallelism: crate::hw::Parallelism,
+}
+
+/// Runs `rounds` short rounds on `threads` threads. Each round the stack starts with `2 ×
+/// threads` values; every thread pops twice and pushes two new values, `ops` times, all
+/// released together by a spinning barrier; then thread 0 drains the stack and checks that every
+/// value came out exactly once.
+pub fn run_on_cores(variant: Variant, threads: usize, rounds: u64, ops: usize, pin: crate::hw::Pin) -> CoreRun {
+    match variant {
+        Variant::Broken => rounds_on_cores::<real::broken::Stack>(threads, rounds, ops, pin),
+        Variant::Fixed => rounds_on_cores::<real::fixed::Stack>(threads, rounds, ops, pin),
+    }
+}
+
+fn rounds_on_cores<S: Lifo>(threads: usize, rounds: u64, ops: usize, pin: crate::hw::Pin) -> CoreRun {
+    let initial = 2 * threads as u64;
+    let capacity = (initial as usize) + 2 * threads * ops;
+    let stack = S::with_capacity(capacity);
+    let barrier = SpinBarrier::new(threads);
+    let popped = std::sync::Mutex::new(Vec::new());
+    let pushed = std::sync::Mutex::new(Vec::new());
+    let (results, parallelism) = crate::hw::run_threads(threads, pin, |t| {
+        let mut local = Local::default();
+        let mut tally = [0u64; 4]; // corrupted, duplicated, lost, cycles
+        for round in 0..rounds {
+            local.clear();
+            if t == 0 {
+                stack.reset();
+                for v in 1..=initial {
+                    let _ = stack.push(&mut local, v);
+                }
+                popped.lock().unwrap().clear();
+                *pushed.lock().unwrap() = (1..=initial).collect::<Vec<u64>>();
+            }
+            barrier.wait();
+            let mut mine = Vec::new();
+            let mut my_pushes = Vec::new();
+            for k in 0..ops as u64 {
+                mine.extend(stack.pop(&mut local));
+                mine.extend(stack.pop(&mut local));
+                for j in 0..2 {
+                    let v = 1_000 + ((t as u64 * ops as u64 + k) * 2 + j);
+                    if stack.push(&mut local, v).is_ok() {
+                        my_pushes.push(v);
+                    }
+                }
+            }
+            popped.lock().unwrap().extend(mine);
+            pushed.lock().unwrap().extend(my_pushes);
+            barrier.wait();
+            if t == 0 {
+                let mut out = std::mem::take(&mut *popped.lock().unwrap());
+                let pushed = std::mem::take(&mut *pushed.lock().unwrap());
+                let mut drained = 0;
+                let mut cycle = false;
+                while let Some(v) = stack.pop(&mut local) {
+                    out.push(v);
+                    drained += 1;
+                    if drained > capacity {
+                        cycle = true;
+                        break;
+                    }
+                }
+                let mut counts: HashMap<u64, u64> = pushed.iter().map(|&v| (v, 0)).collect();
+                for v in &out {
+                    *counts.entry(*v).or_default() += 1;
+                }
+                let dup: u64 = counts.values().map(|&n| n.saturating_sub(1)).sum();
+                let lost = counts.values().filter(|&&n| n == 0).count() as u64;
+                if dup > 0 || lost > 0 || cycle {
+                    tally[0] += 1;
+                }
+                tally[1] += dup;
+                tally[2] += lost;
+                tally[3] += u64::from(cycle);
+            }
+            let _ = round;
+            barrier.wait();
+        }
+        tally
+    });
+    let t = results[0];
+    CoreRun {
+        rounds,
+        corrupted: t[0],
+        duplicated: t[1],
+        lost: t[2],
+        cycles: t[3],
+        parallelism,
+    }
+}
+
+/// A sense-counting spin barrier: threads released together within nanoseconds (a blocking
+/// barrier wakes them microseconds apart, and would hide the race). Yields after a while so
+/// that oversubscribed runs still progress.
+#[derive(Debug)]
+struct SpinBarrier {
+    arrived: std::sync::atomic::AtomicUsize,
+    generation: std::sync::atomic::AtomicUsize,
+    threads: usize,
+}
+
+impl SpinBarrier {
+    fn new(threads: usize) -> Self {
+        Self {
+            arrived: std::sync::atomic::AtomicUsize::new(0),
+            generation: std::sync::atomic::AtomicUsize::new(0),
+            threads,
+        }
+    }
+
+    fn wait(&self) {
+        use std::sync::atomic::Ordering;
+        // ORDERING: Acquire [barrier-release] — reads the generation before arriving, so the bump below is a new one.
+        let generation = self.generation.load(Ordering::Acquire);
+        // ORDERING: AcqRel [barrier-arrive] — the last arriver acquires every earlier arriver's work (release sequence of this counter).
+        if self.arrived.fetch_add(1, Ordering::AcqRel) + 1 == self.threads {
+            // ORDERING: Relaxed [barrier-arrive] — ordered before the Release bump below; nobody arrives until it.
+            self.arrived.store(0, Ordering::Relaxed);
+            // ORDERING: Release [barrier-release] — pairs with the waiters' Acquire loads: all work before the barrier is visible after it.
+            self.generation.store(generation.wrapping_add(1), Ordering::Release);
+        } else {
+            let mut spins = 0u32;
+            // ORDERING: Acquire [barrier-release] — pairs with the last arriver's Release bump.
+            while self.generation.load(Ordering::Acquire) == generation {
+                spins += 1;
+                if spins < 1 << 14 {
+                    std::hint::spin_loop();
+                } else {
+                    std::thread::yield_now();
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,164 @@
+// FIX: the head carries a 32-bit tag bumped by every successful CAS, so a stale CAS fails.
+use super::sync::{AtomicU32, AtomicU64, Ordering};
+use crate::stack::{index, pack, tag, Local, PopAttempt, Snapshot, NIL};
+
+/// One arena node. Both fields are atomics: a stale popper reading a node that its next owner is
+/// rewriting reads an old or a new value, never a torn one (the bug is logical, never UB).
+#[derive(Debug)]
+struct Node {
+    /// The pushed value; written by the pusher before the Release CAS that publishes the node.
+    value: AtomicU64,
+    /// Index of the node below, or `NIL`; written by the pusher before publishing.
+    next: AtomicU32,
+}
+
+/// A Treiber stack of `u64` over an index arena; popped nodes are recycled through the popping
+/// thread's [`Local`] list.
+#[derive(Debug)]
+pub struct Stack {
+    /// The packed head word (see the module doc): bits 0..32 the top node's index (`NIL` when
+    /// empty), bits 32..64 the tag.
+    head: AtomicU64,
+    /// The arena: nodes never move and are never freed while the stack lives.
+    nodes: Box<[Node]>,
+    /// The next never-used node, in `0..=capacity`.
+    fresh: AtomicU32,
+}
+
+/// The tag the head carries after a successful CAS that read `tag`.
+fn bump(tag: u32) -> u32 {
+    // FIX: every successful CAS writes a new tag: the word repeats only after 2^32 of them.
+    tag.wrapping_add(1)
+}
+
+impl Stack {
+    /// An empty stack with `capacity` nodes. Panics with `capacity must be in 1..=2^31` otherwise.
+    pub fn new(capacity: usize) -> Self {
+        assert!((1..=1 << 31).contains(&capacity), "capacity must be in 1..=2^31");
+        let nodes = (0..capacity)
+            .map(|_| Node {
+                value: AtomicU64::new(0),
+                next: AtomicU32::new(NIL),
+            })
+            .collect();
+        Self {
+            head: AtomicU64::new(pack(NIL, 0)),
+            nodes,
+            fresh: AtomicU32::new(0),
+        }
+    }
+
+    /// Pushes `value` on a node taken from `local` (oldest first) or a never-used one;
+    /// `Err(value)` when neither is left.
+    pub fn push(&self, local: &mut Local, value: u64) -> Result<(), u64> {
+        let Some(i) = local.take().or_else(|| self.fresh_node()) else {
+            return Err(value);
+        };
+        let node = &self.nodes[i as usize];
+        // ORDERING: Relaxed [node-publish] — published by the Release CAS below.
+        node.value.store(value, Ordering::Relaxed);
+        // ORDERING: Relaxed [push-guess] — only a guess at the head; the CAS below checks it.
+        let mut head = self.head.load(Ordering::Relaxed);
+        loop {
+            // ORDERING: Relaxed [node-publish] — published by the Release CAS below.
+            node.next.store(index(head), Ordering::Relaxed);
+            let new = pack(i, bump(tag(head)));
+            // ORDERING: Release/Relaxed [node-publish] — success makes value and next visible to the Acquire loads in `pop_read`/`pop_commit` that read this word or a later CAS of its release sequence; failure only refreshes the guess.
+            match self
+                .head
+                .compare_exchange(head, new, Ordering::Release, Ordering::Relaxed)
+            {
+                Ok(_) => return Ok(()),
+                Err(actual) => head = actual,
+            }
+        }
+    }
+
+    /// Pops the top value, recycling its node into `local`; `None` when empty.
+    pub fn pop(&self, local: &mut Local) -> Option<u64> {
+        let mut attempt = self.pop_read()?;
+        loop {
+            match self.pop_commit(local, attempt) {
+                Ok(value) => return Some(value),
+                Err(retry) => attempt = retry?,
+            }
+        }
+    }
+
+    /// The first half of `pop`: reads the head word and the top node's `next`. `None` when empty.
+    /// A thread that stalls here is T1 of the ABA interleaving.
+    pub fn pop_read(&self) -> Option<PopAttempt> {
+        // ORDERING: Acquire [node-publish] — pairs with push's Release CAS: the top node's next and value are visible.
+        let head = self.head.load(Ordering::Acquire);
+        self.read_next(head)
+    }
+
+    /// The second half of `pop`: the CAS from `attempt.head` to `attempt.next`. On success the
+    /// node is ours: returns its value and recycles it into `local`. On failure returns the fresh
+    /// attempt to retry with (`None`: the stack is now empty).
+    pub fn pop_commit(&self, local: &mut Local, attempt: PopAttempt) -> Result<u64, Option<PopAttempt>> {
+        let new = pack(attempt.next, bump(tag(attempt.head)));
+        // ORDERING: Relaxed/Acquire [node-publish] — success: the word equals the one the Acquire load read, which already made this node visible; failure: the fresh head is read like `pop_read` reads it.
+        match self
+            .head
+            .compare_exchange(attempt.head, new, Ordering::Relaxed, Ordering::Acquire)
+        {
+            Ok(_) => {
+                let i = index(attempt.head);
+                // ORDERING: Relaxed [node-publish] — ordered by the Acquire that read this node's index.
+                let value = self.nodes[i as usize].value.load(Ordering::Relaxed);
+                local.put(i);
+                Ok(value)
+            }
+            Err(actual) => Err(self.read_next(actual)),
+        }
+    }
+
+    /// The attempt to pop the node `head` names, or `None` if it names no node.
+    fn read_next(&self, head: u64) -> Option<PopAttempt> {
+        if index(head) == NIL {
+            return None;
+        }
+        // ORDERING: Relaxed [node-publish] — ordered by the Acquire that read `head`.
+        let next = self.nodes[index(head) as usize].next.load(Ordering::Relaxed);
+        Some(PopAttempt { head, next })
+    }
+
+    /// Claims a never-used node.
+    fn fresh_node(&self) -> Option<u32> {
+        // ORDERING: Relaxed [fresh] — a unique ticket; the node is published by push's Release CAS.
+        let i = self.fresh.fetch_add(1, Ordering::Relaxed);
+        ((i as usize) < self.nodes.len()).then_some(i)
+    }
+
+    /// Empties the stack and forgets every node (callers also clear every `Local`). Only while no
+    /// other thread uses the stack.
+    pub fn reset(&self) {
+        // ORDERING: Relaxed [reset] — quiescent: the caller's barrier orders it with every thread.
+        self.head.store(pack(NIL, 0), Ordering::Relaxed);
+        // ORDERING: Relaxed [reset] — as above.
+        self.fresh.store(0, Ordering::Relaxed);
+    }
+
+    /// The stack as the head word describes it: the head, then each node's index and value down
+    /// the `next` chain (stopping at a repeated node: a cycle). Only while no thread pushes or pops.
+    pub fn snapshot(&self) -> Snapshot {
+        // ORDERING: Relaxed [snapshot] — quiescent: the caller ordered it after every operation.
+        let head = self.head.load(Ordering::Relaxed);
+        let mut nodes = Vec::new();
+        let mut i = index(head);
+        while i != NIL && !nodes.iter().any(|&(n, _)| n == i) {
+            let node = &self.nodes[i as usize];
+            // ORDERING: Relaxed [snapshot] — as above.
+            nodes.push((i, node.value.load(Ordering::Relaxed)));
+            // ORDERING: Relaxed [snapshot] — as above.
+            i = node.next.load(Ordering::Relaxed);
+        }
+        Snapshot {
+            head_index: index(head),
+            head_tag: tag(head),
+            cycle: i != NIL,
+            nodes,
+        }
+    }
+}
