@@ -1,6 +1,6 @@
-//! The lock-free stack: the lab's tagged arena stack (`fixed`) vs a Treiber stack reclaimed by
-//! crossbeam-epoch (`baseline-crossbeam-epoch`, with `--features epoch`) vs `Mutex<Vec>`
-//! (`baseline-std-mutex-vec`).
+//! The lock-free stack: the lab's tagged arena stack (`stack::real::fixed`, `fixed`) vs the
+//! lab's Treiber stack reclaimed by crossbeam-epoch (`stack::epoch`, `baseline-crossbeam-epoch`,
+//! only with `--features epoch`) vs `Mutex<Vec>` (`baseline-std-mutex-vec`).
 //!
 //! Workload: each thread pushes one value and pops one, in a loop; time per push+pop pair per
 //! thread. `stack/push-pop-1-thread` on one pinned thread, `stack/push-pop-2-threads` on both
@@ -15,6 +15,7 @@ use std::time::Duration;
 
 use common::{parallel, Pin, Shares};
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use lockfree_lab::stack::{real::fixed, Local};
 
 /// Room for the benches' live items (at most one per thread, plus the sanity run's).
 const CAPACITY: usize = 1024;
@@ -24,10 +25,32 @@ trait Stack: Send + Sync + Sized {
     const ID: &'static str;
     /// False for a stack that never reports full (the capacity check is skipped).
     const BOUNDED: bool = true;
+    /// Per-thread state (the lab's stack recycles popped nodes through a thread-local list).
+    type Local;
     fn with_capacity(capacity: usize) -> Self;
+    fn local(&self) -> Self::Local;
     /// Pushes `v`; false when the stack is full.
-    fn push(&self, v: u64) -> bool;
-    fn pop(&self) -> Option<u64>;
+    fn push(&self, local: &mut Self::Local, v: u64) -> bool;
+    fn pop(&self, local: &mut Self::Local) -> Option<u64>;
+}
+
+impl Stack for fixed::Stack {
+    const ID: &'static str = "fixed";
+    type Local = Local;
+    fn with_capacity(capacity: usize) -> Self {
+        Self::new(capacity)
+    }
+    fn local(&self) -> Local {
+        Local::default()
+    }
+    #[inline]
+    fn push(&self, local: &mut Local, v: u64) -> bool {
+        fixed::Stack::push(self, local, v).is_ok()
+    }
+    #[inline]
+    fn pop(&self, local: &mut Local) -> Option<u64> {
+        fixed::Stack::pop(self, local)
+    }
 }
 
 /// The lock-based baseline.
@@ -38,6 +61,8 @@ struct MutexVec {
 
 impl Stack for MutexVec {
     const ID: &'static str = "baseline-std-mutex-vec";
+    type Local = ();
+    fn local(&self) {}
     fn with_capacity(capacity: usize) -> Self {
         Self {
             v: Mutex::new(Vec::with_capacity(capacity)),
@@ -45,7 +70,7 @@ impl Stack for MutexVec {
         }
     }
     #[inline]
-    fn push(&self, v: u64) -> bool {
+    fn push(&self, _: &mut (), v: u64) -> bool {
         let mut s = self.v.lock().unwrap();
         if s.len() == self.capacity {
             return false;
@@ -54,104 +79,30 @@ impl Stack for MutexVec {
         true
     }
     #[inline]
-    fn pop(&self) -> Option<u64> {
+    fn pop(&self, _: &mut ()) -> Option<u64> {
         self.v.lock().unwrap().pop()
     }
 }
 
-/// A Treiber stack whose nodes crossbeam-epoch frees (the crossbeam-epoch documentation's
-/// example). Unbounded: a length counter would add a contended RMW to every operation.
+/// The lab's Treiber stack over crossbeam-epoch (`stack::epoch`, feature `epoch`), pinned once
+/// per operation as a caller without a batch of operations would. Unbounded.
 #[cfg(feature = "epoch")]
-mod epoch_stack {
-    use crossbeam_epoch::{self as epoch, Atomic, Owned};
-    use std::mem::ManuallyDrop;
-    use std::sync::atomic::Ordering;
-
-    struct Node {
-        value: ManuallyDrop<u64>,
-        next: Atomic<Node>,
-    }
-
-    pub struct EpochStack {
-        head: Atomic<Node>,
-    }
-
-    impl EpochStack {
-        pub fn new() -> Self {
-            Self { head: Atomic::null() }
-        }
-
-        pub fn push(&self, value: u64) {
-            let mut node = Owned::new(Node {
-                value: ManuallyDrop::new(value),
-                next: Atomic::null(),
-            });
-            let guard = epoch::pin();
-            loop {
-                // ORDERING: Relaxed [head] — the CAS below validates the snapshot.
-                let head = self.head.load(Ordering::Relaxed, &guard);
-                // ORDERING: Relaxed [node-next] — published by the Release CAS below.
-                node.next.store(head, Ordering::Relaxed);
-                // ORDERING: Release/Relaxed [node-publish] — the node's fields happen-before the Acquire load of a popper that sees it; failure only retries.
-                match self
-                    .head
-                    .compare_exchange(head, node, Ordering::Release, Ordering::Relaxed, &guard)
-                {
-                    Ok(_) => return,
-                    Err(e) => node = e.new,
-                }
-            }
-        }
-
-        pub fn pop(&self) -> Option<u64> {
-            let guard = epoch::pin();
-            loop {
-                // ORDERING: Acquire [node-publish] — pairs with push's Release CAS: the node's fields are visible.
-                let head = self.head.load(Ordering::Acquire, &guard);
-                // SAFETY: `head` was loaded under `guard`, so the node is not freed before the guard drops.
-                let h = unsafe { head.as_ref() }?;
-                // ORDERING: Relaxed [node-next] — the Acquire load of `head` made the node's fields visible.
-                let next = h.next.load(Ordering::Relaxed, &guard);
-                // ORDERING: Relaxed/Relaxed [head] — the winner owns the node; epoch pinning (not ordering) keeps `h` alive for losers.
-                if self
-                    .head
-                    .compare_exchange(head, next, Ordering::Relaxed, Ordering::Relaxed, &guard)
-                    .is_ok()
-                {
-                    // SAFETY: our CAS unlinked `head`: no new reader can reach it, and the epoch
-                    // frees it only after every guard that may still see it is dropped. The value
-                    // is moved out exactly once (here), and `Node` has no drop glue for it.
-                    unsafe {
-                        guard.defer_destroy(head);
-                        return Some(ManuallyDrop::into_inner(std::ptr::read(&h.value)));
-                    }
-                }
-            }
-        }
-    }
-
-    impl Drop for EpochStack {
-        fn drop(&mut self) {
-            while self.pop().is_some() {}
-        }
-    }
-}
-
-#[cfg(feature = "epoch")]
-impl Stack for epoch_stack::EpochStack {
+impl Stack for lockfree_lab::stack::epoch::TreiberStack<u64> {
     const ID: &'static str = "baseline-crossbeam-epoch";
     const BOUNDED: bool = false;
+    type Local = ();
+    fn local(&self) {}
     fn with_capacity(_: usize) -> Self {
         Self::new()
     }
     #[inline]
-    fn push(&self, v: u64) -> bool {
-        epoch_stack::EpochStack::push(self, v);
+    fn push(&self, _: &mut (), v: u64) -> bool {
+        self.push(v, &crossbeam_epoch::pin());
         true
     }
     #[inline]
-    fn pop(&self) -> Option<u64> {
-        epoch_stack::EpochStack::pop(self)
+    fn pop(&self, _: &mut ()) -> Option<u64> {
+        self.pop(&crossbeam_epoch::pin())
     }
 }
 
@@ -159,13 +110,14 @@ impl Stack for epoch_stack::EpochStack {
 fn push_pop<S: Stack>(threads: usize, n: u64, keep: bool, shares: &mut Shares) -> (Duration, Vec<Vec<u64>>) {
     let stack = S::with_capacity(CAPACITY);
     let run = parallel(threads, Pin::Spread, |t| {
+        let mut local = stack.local();
         let mut popped = Vec::new();
         let mut sum = 0u64;
         for i in 0..n {
             let v = (t as u64) << 48 | i;
-            assert!(stack.push(v), "{}: push failed below capacity", S::ID);
+            assert!(stack.push(&mut local, v), "{}: push failed below capacity", S::ID);
             let got = stack
-                .pop()
+                .pop(&mut local)
                 .unwrap_or_else(|| panic!("{}: pop found the stack empty", S::ID));
             sum = sum.wrapping_add(got);
             if keep {
@@ -181,25 +133,26 @@ fn push_pop<S: Stack>(threads: usize, n: u64, keep: bool, shares: &mut Shares) -
     });
     let got = run.results.iter().fold(0u64, |acc, r| acc.wrapping_add(r.0));
     assert_eq!(got, expected, "{}: values lost or duplicated", S::ID);
-    assert_eq!(stack.pop(), None, "{}: items left behind", S::ID);
+    assert_eq!(stack.pop(&mut stack.local()), None, "{}: items left behind", S::ID);
     (run.wall, run.results.into_iter().map(|r| r.1).collect())
 }
 
 /// Before anything is timed: LIFO and capacity on one thread, exactly-once under two threads.
 fn sanity<S: Stack>() {
     let s = S::with_capacity(CAPACITY);
+    let l = &mut s.local();
     for i in 0..CAPACITY as u64 {
-        assert!(s.push(i), "{}: push {i} failed below capacity", S::ID);
+        assert!(s.push(l, i), "{}: push {i} failed below capacity", S::ID);
     }
     assert!(
-        !S::BOUNDED || !s.push(0),
+        !S::BOUNDED || !s.push(l, 0),
         "{}: accepted more than {CAPACITY} items",
         S::ID
     );
     for i in (0..CAPACITY as u64).rev() {
-        assert_eq!(s.pop(), Some(i), "{}: not LIFO on one thread", S::ID);
+        assert_eq!(s.pop(l), Some(i), "{}: not LIFO on one thread", S::ID);
     }
-    assert_eq!(s.pop(), None, "{}: popped from an empty stack", S::ID);
+    assert_eq!(s.pop(l), None, "{}: popped from an empty stack", S::ID);
 
     let n = 50_000u64;
     let (_, popped) = push_pop::<S>(2, n, true, &mut Shares::default());
@@ -227,8 +180,9 @@ fn bench(c: &mut Criterion) {
         let mut g = c.benchmark_group(group);
         g.sample_size(common::samples(60));
         g.throughput(Throughput::Elements(threads as u64));
+        case::<fixed::Stack>(&mut g, group, threads);
         #[cfg(feature = "epoch")]
-        case::<epoch_stack::EpochStack>(&mut g, group, threads);
+        case::<lockfree_lab::stack::epoch::TreiberStack<u64>>(&mut g, group, threads);
         case::<MutexVec>(&mut g, group, threads);
         g.finish();
     }
