@@ -253,7 +253,7 @@ fn read_written(step: &Step) -> (Option<String>, Option<String>) {
     match step.op {
         "load" => (d.strip_prefix("-> ").map(str::to_string), None),
         "store" => (None, d.strip_prefix("<- ").map(str::to_string)),
-        "fence" => (None, None),
+        "fence" | "read" | "write" => (None, None),
         _ if d.ends_with(": failed") => {
             let found = d
                 .split("found ")

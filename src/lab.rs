@@ -13,17 +13,20 @@ use crate::check::{self, Report};
 use crate::hw::Pin;
 use crate::litmus::{Litmus, Mode};
 
+/// A seed group: its title and its demos, each with the lab demos that make it real.
+pub type SeedGroup = (&'static str, &'static [(&'static str, &'static [&'static str])]);
+
 /// The seed site's groups, with the demos of each; `built` names the lab demos that make a
 /// seed demo real (empty: not built yet).
-pub const SEED: &[(&str, &[(&str, &[&str])])] = &[
+pub const SEED: &[SeedGroup] = &[
     (
         "Concurrency & the memory model",
         &[
             ("Memory reordering", &["message-passing", "store-buffering", "iriw"]),
             ("CAS retry loop", &["cas-retry", "lost-update"]),
             ("The ABA problem", &[]),
-            ("SPSC ring buffer", &[]),
-            ("MPMC ring", &[]),
+            ("SPSC ring buffer", &["spsc"]),
+            ("MPMC ring", &["mpmc"]),
             ("RCU grace period", &[]),
             ("False sharing", &["false-sharing"]),
         ],
@@ -169,6 +172,28 @@ pub const DEMOS: &[Demo] = &[
         check: true,
         step: true,
         fixed_threads: Some(4),
+    },
+    Demo {
+        name: "spsc",
+        concept: "spsc",
+        lesson: "the index that guards plain-memory slots must carry Release/Acquire, both ways",
+        orderings: &[],
+        variant_orderings: None,
+        run: true,
+        check: true,
+        step: true,
+        fixed_threads: Some(2),
+    },
+    Demo {
+        name: "mpmc",
+        concept: "mpmc",
+        lesson: "a claimed slot is not a written slot: each slot needs its own sequence stamp",
+        orderings: &[],
+        variant_orderings: None,
+        run: true,
+        check: true,
+        step: true,
+        fixed_threads: None,
     },
     Demo {
         name: "false-sharing",
@@ -442,6 +467,66 @@ pub fn run(demo: &Demo, cases: &[Case], opts: RunOptions) -> Result<RunOutput, U
                 );
             }
         }
+        "spsc" => {
+            iterations = opts.iterations.unwrap_or(10_000_000);
+            for case in cases {
+                if *case == Case::Variant(Variant::Broken) {
+                    notes.push(format!("broken: not run on real cores — {}", crate::spsc::X86_NOTE));
+                    continue;
+                }
+                let r =
+                    crate::spsc::run_on_cores(1024, iterations, pin).map_err(|e| UsageError(format!("spsc: {e}")))?;
+                rows.push(RunRow {
+                    case: case.label(),
+                    figures: vec![
+                        ("items".into(), r.items.to_string()),
+                        ("in order".into(), r.in_order.to_string()),
+                        ("mismatches".into(), r.mismatches.to_string()),
+                        ("M items/s".into(), format!("{:.1}", r.items_per_sec / 1e6)),
+                    ],
+                    parallel: r.parallelism.ran_in_parallel(),
+                    parallelism: r.parallelism.verdict(),
+                });
+            }
+            notes.push("capacity 1024; the consumer checks that every sequence number arrives in order".into());
+        }
+        "mpmc" => {
+            iterations = opts.iterations.unwrap_or(1_000_000);
+            if threads < 2 {
+                return Err(UsageError(format!(
+                    "demo `mpmc` needs --threads of at least 2 (got {threads})"
+                )));
+            }
+            let producers = threads / 2;
+            for case in cases {
+                let Case::Variant(v) = *case else {
+                    unreachable!("mpmc takes variants")
+                };
+                let variant = match v {
+                    Variant::Broken => crate::mpmc::Variant::Broken,
+                    Variant::Fixed => crate::mpmc::Variant::Fixed,
+                };
+                let r = crate::mpmc::run_on_cores(variant, 64, producers, threads - producers, iterations, pin)
+                    .map_err(|e| UsageError(format!("mpmc: {e}")))?;
+                rows.push(RunRow {
+                    case: case.label(),
+                    figures: vec![
+                        ("pushed".into(), r.pushed.to_string()),
+                        ("popped".into(), r.popped.to_string()),
+                        ("lost".into(), r.lost.to_string()),
+                        ("duplicated".into(), r.duplicated.to_string()),
+                        ("phantom".into(), r.phantom.to_string()),
+                    ],
+                    parallel: r.parallelism.ran_in_parallel(),
+                    parallelism: r.parallelism.verdict(),
+                });
+            }
+            notes.push(format!(
+                "{producers} producer(s), {} consumer(s), capacity 64, atomic payloads (the broken queue's races give \
+                 wrong values, never undefined behaviour)",
+                threads - producers
+            ));
+        }
         "false-sharing" => {
             iterations = opts.iterations.unwrap_or(20_000_000);
             let padded = crate::false_sharing::run_on_cores(true, iterations, pin);
@@ -522,7 +607,7 @@ pub const SHUTTLE_ITERATIONS: usize = 1_000;
 
 /// Why a checker cannot see a bug class, if it cannot.
 pub fn blind_spot(demo: &Demo, checker: Checker) -> Option<&'static str> {
-    let ordering_bug = matches!(demo.name, "message-passing" | "store-buffering" | "iriw");
+    let ordering_bug = matches!(demo.name, "message-passing" | "store-buffering" | "iriw" | "spsc");
     (ordering_bug && checker != Checker::Loom).then_some("shuttle models every atomic as SeqCst")
 }
 
@@ -560,6 +645,34 @@ pub fn check_case(demo: &Demo, case: Case, checker: Checker) -> Report {
                 }),
                 (false, Variant::Fixed) => in_checker(checker, 2, move || {
                     cs::scenario::two_increments::<cs::fixed::Counter>(cas);
+                }),
+            }
+        }
+        ("spsc", Case::Variant(v)) => {
+            use crate::spsc::{loom as sl, shuttle as ss};
+            match (loom, v) {
+                (true, Variant::Broken) => in_checker(checker, 2, || sl::scenario::handoff(sl::broken::channel::<u64>)),
+                (true, Variant::Fixed) => in_checker(checker, 2, || sl::scenario::handoff(sl::fixed::channel::<u64>)),
+                (false, Variant::Broken) => {
+                    in_checker(checker, 2, || ss::scenario::handoff(ss::broken::channel::<u64>))
+                }
+                (false, Variant::Fixed) => in_checker(checker, 2, || ss::scenario::handoff(ss::fixed::channel::<u64>)),
+            }
+        }
+        ("mpmc", Case::Variant(v)) => {
+            use crate::mpmc::{loom as ml, shuttle as ms};
+            match (loom, v) {
+                (true, Variant::Broken) => in_checker(checker, 2, || {
+                    ml::scenario::one_producer_one_consumer::<ml::broken::Queue<u64, ml::slot::AtomicSlot>>(2)
+                }),
+                (true, Variant::Fixed) => in_checker(checker, 2, || {
+                    ml::scenario::one_producer_one_consumer::<ml::fixed::Queue<u64, ml::slot::UnsafeSlot<u64>>>(2)
+                }),
+                (false, Variant::Broken) => in_checker(checker, 2, || {
+                    ms::scenario::one_producer_one_consumer::<ms::broken::Queue<u64, ms::slot::AtomicSlot>>(2)
+                }),
+                (false, Variant::Fixed) => in_checker(checker, 2, || {
+                    ms::scenario::one_producer_one_consumer::<ms::fixed::Queue<u64, ms::slot::AtomicSlot>>(2)
                 }),
             }
         }
@@ -799,6 +912,24 @@ fn hardware_cell(demo: &Demo, case: Case) -> Cell {
                 }
             }
         }
+        ("mpmc", _) => {
+            let r = crate::mpmc::run_on_cores(crate::mpmc::Variant::Broken, 64, 1, 1, 200_000, Pin::Spread)
+                .expect("capacity 64 is valid");
+            let bad = r.lost + r.duplicated + r.phantom;
+            if bad > 0 {
+                found(
+                    r.pushed,
+                    format!("found: {} lost, {} duplicated of {}", r.lost, r.duplicated, r.pushed),
+                )
+            } else {
+                Cell {
+                    verdict: "missed".into(),
+                    count: r.pushed,
+                    text: format!("missed in {} values", r.pushed),
+                }
+            }
+        }
+        ("spsc", _) => blind("not run: a data race is UB on real cores (and x86 TSO would hide it)"),
         ("message-passing", _) => blind("blind: x86 is TSO (stores and loads stay in order)"),
         ("iriw", _) => blind("blind: x86 is multi-copy atomic"),
         _ => blind("not run"),

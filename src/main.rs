@@ -160,7 +160,7 @@ fn overview(json: bool) {
         return;
     }
     println!("lockfree-lab — lock-free programming you can run, check and break\n");
-    println!("{:<17} {:<20} {}", "demo", "you can", "lesson");
+    println!("{:<17} {:<20} lesson", "demo", "you can");
     for d in DEMOS {
         println!("{:<17} {:<20} {}", d.name, d.abilities(), d.lesson);
     }

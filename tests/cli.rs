@@ -218,3 +218,28 @@ fn misuse_gets_one_line_and_exit_code_2() {
     misuse(&["check", "lost-update", "--checker", "spin"], "possible values");
     misuse(&["frobnicate"], "unrecognized subcommand");
 }
+
+#[test]
+fn check_spsc_counterexample_shows_the_racing_plain_accesses() {
+    let out = stdout(&["check", "spsc", "--variant", "broken", "--checker", "loom"]);
+    assert!(out.contains("Causality violation"), "{out}");
+    let write = out.find("T1 src/spsc/broken.rs").expect("producer steps");
+    assert!(out.contains("write(plain)") && out.contains("read(plain)"), "{out}");
+    assert!(
+        out.contains("store(Relaxed) <- 1") && out.contains("load(Relaxed) -> 1"),
+        "{out}"
+    );
+    assert!(
+        write < out.find("T2 src/spsc/broken.rs").expect("consumer steps"),
+        "{out}"
+    );
+}
+
+#[test]
+fn run_mpmc_counts_lost_and_duplicated_values() {
+    let out = stdout(&["run", "mpmc", "--iterations", "20000"]);
+    for col in ["pushed", "popped", "lost", "duplicated", "phantom"] {
+        assert!(out.contains(col), "{out}");
+    }
+    misuse(&["run", "mpmc", "--threads", "1"], "at least 2");
+}

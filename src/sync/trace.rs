@@ -107,6 +107,15 @@ pub fn record(object: usize, op: &'static str, ordering: Ordering, detail: fmt::
     }
 }
 
+/// Appends one plain (non-atomic) access of a checker `UnsafeCell` if tracing is on.
+#[track_caller]
+#[inline]
+pub fn record_plain(object: usize, op: &'static str) {
+    if ON.with(Cell::get) {
+        push(object, op, "plain".to_string(), String::new(), Location::caller());
+    }
+}
+
 /// Appends one compare-exchange, with both orderings and its outcome, if tracing is on.
 #[track_caller]
 #[inline]
