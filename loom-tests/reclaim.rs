@@ -1,1 +1,229 @@
-//! Placeholder.
+//! Model tests for the RCU-style reclaimer (feature `epoch`): every fixed test has a broken twin
+//! running the same scenario (`reclaim::scenario::read_during_update`).
+//!
+//! | variant  | loom   | shuttle                                  |
+//! |----------|--------|------------------------------------------|
+//! | broken   | caught | caught (PCT and random)                  |
+//! | acqrel   | caught | **missed**: shuttle models atomics as SeqCst (test below says so) |
+//! | fixed    | passes | passes                                   |
+//!
+//! The crossbeam-epoch cell is tested on real threads and under shuttle with an explicit
+//! `Collector` per iteration, never under loom: crossbeam-epoch under loom needs the build-wide
+//! `--cfg crossbeam_loom` plus its `loom` feature, a second build that the README's single
+//! `cargo test --all-features` cannot run; without it loom reports a false causality violation
+//! (`../shared/CHECKERS.md`). The hand-written cell is what loom verifies.
+#![cfg(feature = "epoch")]
+
+use lockfree_lab::check::{self, Report};
+use lockfree_lab::reclaim::{loom as lm, shuttle as sh};
+
+const BOUND: Option<usize> = Some(3);
+const ITERATIONS: usize = 2_000;
+
+/// loom reports the poisoning write itself, concurrent with the reader's access (`currently
+/// reading from cell` while the reader is inside `with`, else `Causality violation`); shuttle's
+/// reader reads the poison (`use after free`).
+fn assert_use_after_free(report: &Report) {
+    assert!(
+        report.found("currently reading from cell")
+            || report.found("Causality violation")
+            || report.found("use after free"),
+        "expected a use after free, but:\n{report}"
+    );
+}
+
+// ---- loom ----
+
+#[test]
+fn loom_broken_immediate_free_found() {
+    let report = check::loom(BOUND, || lm::scenario::read_during_update(lm::broken::new));
+    assert_use_after_free(&report);
+    println!("{report}");
+}
+
+#[test]
+fn loom_acqrel_grace_period_store_buffering_found() {
+    let report = check::loom(BOUND, || lm::scenario::read_during_update(lm::acqrel::new));
+    assert_use_after_free(&report);
+    println!("{report}");
+}
+
+#[test]
+fn loom_fixed_grace_period_passes_in_few_executions() {
+    let report = check::loom(BOUND, || lm::scenario::read_during_update(lm::fixed::new));
+    report.assert_passed();
+    println!("{report}");
+    assert!(report.executions > 1 && report.executions < 1_000, "{report}");
+}
+
+#[test]
+fn loom_fixed_grace_period_passes_unbounded() {
+    check::loom(None, || lm::scenario::read_during_update(lm::fixed::new)).assert_passed();
+}
+
+// ---- shuttle ----
+
+#[test]
+fn shuttle_pct_broken_immediate_free_found() {
+    let report = check::shuttle_pct(ITERATIONS, 2, check::DEFAULT_SEED, || {
+        sh::scenario::read_during_update(sh::broken::new)
+    });
+    report.assert_found("use after free");
+    println!("{report}");
+}
+
+#[test]
+fn shuttle_random_broken_immediate_free_found() {
+    let report = check::shuttle_random(ITERATIONS, check::DEFAULT_SEED, || {
+        sh::scenario::read_during_update(sh::broken::new)
+    });
+    report.assert_found("use after free");
+    println!("{report}");
+}
+
+/// The blind spot: the Acquire/Release-only grace period is broken (loom finds it:
+/// `loom_acqrel_grace_period_store_buffering_found`), but shuttle runs every atomic as SeqCst,
+/// where store buffering cannot happen, so no schedule shows it. This test pins shuttle's
+/// *false pass*; never use shuttle alone to validate orderings.
+#[test]
+fn shuttle_misses_the_acqrel_store_buffering_bug() {
+    check::shuttle_pct(ITERATIONS, 2, check::DEFAULT_SEED, || {
+        sh::scenario::read_during_update(sh::acqrel::new)
+    })
+    .assert_passed();
+    check::shuttle_random(ITERATIONS, check::DEFAULT_SEED, || {
+        sh::scenario::read_during_update(sh::acqrel::new)
+    })
+    .assert_passed();
+}
+
+#[test]
+fn shuttle_pct_fixed_grace_period_passes() {
+    check::shuttle_pct(ITERATIONS, 2, check::DEFAULT_SEED, || {
+        sh::scenario::read_during_update(sh::fixed::new)
+    })
+    .assert_passed();
+}
+
+#[test]
+fn shuttle_random_fixed_grace_period_passes() {
+    check::shuttle_random(ITERATIONS, check::DEFAULT_SEED, || {
+        sh::scenario::read_during_update(sh::fixed::new)
+    })
+    .assert_passed();
+}
+
+// ---- the crossbeam-epoch cell: real threads and shuttle (explicit Collector per iteration) ----
+
+mod epoch_cell {
+    use crossbeam_epoch::Collector;
+    use lockfree_lab::check;
+    use lockfree_lab::reclaim::epoch_cell::EpochCell;
+    use std::sync::Arc;
+
+    /// Flushes `collector`'s garbage until `cell` has reclaimed `target` versions (or gives up).
+    fn flush_until(collector: &Collector, cell: &EpochCell, target: usize) {
+        let handle = collector.register();
+        for _ in 0..10_000 {
+            if cell.reclaimed() >= target {
+                return;
+            }
+            handle.pin().flush();
+        }
+    }
+
+    /// The reader pins, works a while, reads; the writer publishes twice, flushing its garbage.
+    /// The version the reader holds must never be reclaimed while it is pinned.
+    fn read_during_updates() {
+        use shuttle::thread;
+        let collector = Collector::new();
+        let cell = Arc::new(EpochCell::new(1));
+        let reader = {
+            let (cell, collector) = (Arc::clone(&cell), collector.clone());
+            thread::spawn(move || {
+                let handle = collector.register();
+                let guard = handle.pin();
+                let version = cell.read(&guard);
+                thread::yield_now();
+                let value = version.value;
+                thread::yield_now();
+                assert!(
+                    !cell.is_reclaimed(value),
+                    "use after free: version {value} reclaimed while pinned"
+                );
+                value
+            })
+        };
+        let writer = {
+            let (cell, collector) = (Arc::clone(&cell), collector.clone());
+            thread::spawn(move || {
+                let handle = collector.register();
+                for v in [2, 3] {
+                    let guard = handle.pin();
+                    cell.update(v, &guard);
+                    guard.flush();
+                    drop(guard);
+                    thread::yield_now();
+                }
+            })
+        };
+        let read = reader.join().unwrap();
+        writer.join().unwrap();
+        assert!((1..=3).contains(&read), "wrong version {read}");
+        flush_until(&collector, &cell, 2);
+        assert_eq!(
+            cell.reclaimed(),
+            2,
+            "every retired version is reclaimed once no one is pinned"
+        );
+    }
+
+    #[test]
+    fn shuttle_pct_epoch_cell_never_frees_a_pinned_version() {
+        let report = check::shuttle_pct(super::ITERATIONS, 2, check::DEFAULT_SEED, read_during_updates);
+        report.assert_passed();
+        println!("{report}");
+    }
+
+    #[test]
+    fn shuttle_random_epoch_cell_never_frees_a_pinned_version() {
+        check::shuttle_random(super::ITERATIONS, check::DEFAULT_SEED, read_during_updates).assert_passed();
+    }
+
+    #[test]
+    fn real_threads_epoch_cell_readers_never_see_a_reclaimed_version() {
+        const UPDATES: u64 = 5_000;
+        let collector = Collector::new();
+        let cell = EpochCell::new(0);
+        lockfree_lab::hw::run_threads(2, lockfree_lab::hw::Pin::Spread, |t| {
+            let handle = collector.register();
+            if t == 0 {
+                for v in 1..=UPDATES {
+                    cell.update(v, &handle.pin());
+                }
+            } else {
+                for _ in 0..UPDATES {
+                    let guard = handle.pin();
+                    let version = cell.read(&guard);
+                    let value = version.value;
+                    assert!(!cell.is_reclaimed(value), "use after free: version {value}");
+                }
+            }
+        });
+        flush_until(&collector, &cell, UPDATES as usize);
+        assert_eq!(cell.retired(), UPDATES as usize);
+        assert_eq!(cell.reclaimed(), UPDATES as usize);
+    }
+
+    /// A long-held reader stalls reclamation (crossbeam issues #566 and #540: memory grows while
+    /// a guard is held): while one reader stays pinned, none of the versions retired after it
+    /// pinned is freed however often the writer flushes; once it unpins, they all are.
+    #[test]
+    fn long_held_reader_stalls_reclamation_until_it_unpins() {
+        let run = lockfree_lab::reclaim::epoch_cell::long_reader(1_000);
+        println!("{run}");
+        assert_eq!(run.retired_while_pinned, 1_000);
+        assert_eq!(run.reclaimed_while_pinned, 0, "{run}");
+        assert_eq!(run.reclaimed_after_unpin, 1_000, "{run}");
+    }
+}

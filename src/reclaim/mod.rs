@@ -1,1 +1,129 @@
-//! Placeholder: being written.
+//! # RCU-style reclamation: when may a writer free the version readers might still hold?
+//!
+//! Feature `epoch`. A cell holds a *version*; readers enter a read-side section and read the
+//! current version; the writer publishes a new version and must then **reclaim** the old one.
+//! Reclaiming at once is a use-after-free whenever a reader loaded the old version just before
+//! the switch. The fix is a **grace period** (McKenney's RCU): wait until every reader that could
+//! have seen the old version has left its section. Here "free" means writing `POISON` into an
+//! arena slot through the sync layer's `UnsafeCell`: loom reports a read concurrent with that
+//! write as a causality violation, shuttle's reader reads `POISON` — caught, never UB.
+//!
+//! ## Three hand-written cells (`diff src/reclaim/broken.rs src/reclaim/fixed.rs`, and `acqrel.rs`)
+//!
+//! | variant   | the writer, after storing the new index                        | verdict                     |
+//! |-----------|----------------------------------------------------------------|-----------------------------|
+//! | `broken`  | poisons the old slot at once                                    | use after free              |
+//! | `acqrel`  | waits for `readers == 0` with Acquire/Release only, no fences   | use after free (store buffering) |
+//! | `fixed`   | `fence(SeqCst)`, then waits for `readers == 0`                  | correct                     |
+//!
+//! And the same cell on crossbeam-epoch, [`epoch_cell::EpochCell`]: readers pin, the writer
+//! swaps and `defer_destroy`s; crossbeam frees the old version once every participant pinned at
+//! the swap has unpinned.
+//!
+//! ## Synchronization edges (fixed)
+//!
+//! | edge                | one side                               | other side                               | carries |
+//! |---------------------|----------------------------------------|------------------------------------------|---------|
+//! | `[version-publish]` | writer: slot write, Release store of `current` | reader: Acquire load of `current`, slot read | the new version's contents |
+//! | `[grace-sb]`        | reader: `readers += 1`; `fence(SeqCst)`; load `current` | writer: store `current`; `fence(SeqCst)`; load `readers` | at least one side sees the other |
+//! | `[reader-exit]`     | reader: slot read, Release `readers -= 1` | writer: Acquire load of `readers` == 0, then poison | the read happens-before the free |
+//!
+//! `[grace-sb]` is the store-buffering (Dekker) shape: each side writes one variable, then reads
+//! the other. With Release/Acquire only (the `acqrel` variant), *both* reads may return the old
+//! value: the writer sees `readers == 0` and frees, while the reader sees the old index and reads
+//! it. Only a SeqCst fence on each side (or SeqCst on all four accesses — which loom cannot model,
+//! see `litmus`) forbids that outcome.
+//!
+//! ## The failing interleavings
+//!
+//! `broken`: 1. the reader announces itself and loads `current` = 0; 2. the writer fills slot 1
+//! and stores `current` = 1; 3. the writer poisons slot 0; 4. the reader reads slot 0: poison.
+//!
+//! `acqrel` (no interleaving of whole steps shows it; a weak memory model does): 1. the reader
+//! increments `readers` (AcqRel); 2. the writer stores `current` = 1 (Release); 3. the writer
+//! loads `readers` and reads the *old* 0 — nothing orders step 1 before it; 4. the writer
+//! poisons slot 0; 5. the reader loads `current` and reads the *old* 0; 6. it reads slot 0:
+//! poison. Each thread's read misses the other's write: store buffering.
+//!
+//! ## Who sees it
+//!
+//! | checker        | `broken` (immediate free)    | `acqrel` (SB grace period)                    | `fixed`            |
+//! |----------------|------------------------------|-----------------------------------------------|--------------------|
+//! | loom           | found                        | found (loom models stale loads)               | passes, few executions |
+//! | shuttle        | found (PCT and random)       | **missed**: shuttle runs every atomic as SeqCst | passes             |
+//! | real x86 cores | not run: a real data race    | SB is visible on x86 (`litmus`), not demoed here | —                  |
+//!
+//! `reclaim::real::broken` and `reclaim::real::acqrel` exist only because every algorithm file
+//! is compiled for each backend; their `Sync` claim is the one their bug breaks, so nothing in
+//! the crate shares them between OS threads (that would be a data race, i.e. undefined
+//! behaviour, instead of a caught bug), and they do not implement [`Read`]/[`Update`].
+//!
+//! crossbeam-epoch's cell is tested on real threads and under shuttle with a fresh `Collector`
+//! per iteration, not under loom: that needs `--cfg crossbeam_loom` and crossbeam-epoch's `loom`
+//! feature, a second build the README's `cargo test --all-features` cannot run (and it costs
+//! ~26k executions where the hand-written cell needs a few dozen; `../shared/CHECKERS.md`).
+//!
+//! ## A long-held reader stalls reclamation
+//!
+//! Epochs free garbage only when every pinned participant has caught up, so one reader that
+//! stays pinned stops *all* reclamation in its collector: retired versions pile up until it
+//! unpins (`examples/06-reclaim-long-reader.rs`; crossbeam issues #566 and #540 report this
+//! memory growth in practice). The hand-written cell has the same property in a blunter form:
+//! its writer *waits* for the reader.
+//!
+//! Sources: P. E. McKenney et al., *Read-Copy Update* (Ottawa Linux Symposium 2001) and
+//! McKenney, *Is Parallel Programming Hard, And, If So, What Can You Do About It?* (RCU
+//! chapter: grace periods, quiescent states); K. Fraser, *Practical lock-freedom*, Cambridge
+//! UCAM-CL-TR-579 (2004) (epoch-based reclamation); the crossbeam-epoch documentation.
+
+backends! {
+    /// The broken cell: reclaims the old version at once.
+    broken => "broken.rs",
+    /// The broken cell: a grace period with Acquire/Release only (store buffering).
+    acqrel => "acqrel.rs",
+    /// The fixed cell: a grace period with `fence(SeqCst)` on both sides.
+    fixed => "fixed.rs",
+    /// Model scenarios shared by loom and shuttle.
+    scenario => "scenario.rs",
+}
+
+pub mod epoch_cell;
+
+/// What a reclaimed slot holds; a reader that reads it has used freed memory.
+pub const POISON: u64 = 0xDEAD_DEAD_DEAD_DEAD;
+
+/// The write side of a hand-written cell.
+pub trait Update: Send + 'static {
+    /// Publishes `value` and reclaims the old version.
+    fn update(&mut self, value: u64);
+}
+
+/// The read side of a hand-written cell.
+pub trait Read: Send + 'static {
+    /// Runs `f` on the current version in a read-side section.
+    fn read<T>(&self, f: impl FnOnce(&u64) -> T) -> T;
+}
+
+macro_rules! impl_cells {
+    ($($w:ty, $r:ty);+ $(;)?) => {$(
+        impl Update for $w {
+            fn update(&mut self, value: u64) {
+                <$w>::update(self, value)
+            }
+        }
+        impl Read for $r {
+            fn read<T>(&self, f: impl FnOnce(&u64) -> T) -> T {
+                <$r>::read(self, f)
+            }
+        }
+    )+};
+}
+impl_cells!(
+    real::fixed::Writer, real::fixed::Reader;
+    loom::broken::Writer, loom::broken::Reader;
+    loom::acqrel::Writer, loom::acqrel::Reader;
+    loom::fixed::Writer, loom::fixed::Reader;
+    shuttle::broken::Writer, shuttle::broken::Reader;
+    shuttle::acqrel::Writer, shuttle::acqrel::Reader;
+    shuttle::fixed::Writer, shuttle::fixed::Reader;
+);
