@@ -273,9 +273,10 @@ fn bench(c: &mut Criterion) {
 }
 
 /// The lab's batch API: `n` batches of `k` items through a ring of 4096. The producer fills a
-/// buffer with the batch's numbers and pushes it with `push_slice`; the consumer moves a
-/// `pop_chunk` into a buffer and checks it (see [`check_batch`]). Either call may move fewer
-/// than `k` items when the ring is full or empty: the rest follows in the next call.
+/// buffer with the batch's numbers, waits for `k` free slots and moves the whole slice with one
+/// `push_slice`; the consumer waits for `k` items and moves one `pop_chunk(k)` into a buffer,
+/// then checks it (see [`check_batch`]). rtrb below is driven the same way (its chunk calls
+/// require the `k` slots), so both move whole batches and publish once per batch.
 fn lab_batches(k: usize, n: u64, full_check: bool, shares: &mut Shares) -> Duration {
     let (mut p, mut c) = fixed::channel::<u64>(4096);
     let tasks: Vec<Task<'_, ()>> = vec![
@@ -283,30 +284,24 @@ fn lab_batches(k: usize, n: u64, full_check: bool, shares: &mut Shares) -> Durat
             let mut src = vec![0u64; k];
             for batch in 0..n {
                 fill_batch(&mut src, batch * k as u64);
-                let mut sent = 0;
-                while sent < k {
-                    let moved = p.push_slice(&src[sent..]);
-                    if moved == 0 {
-                        wait_until(|| !p.is_full());
-                    }
-                    sent += moved;
-                }
+                wait_until(|| p.capacity() - p.len() >= k);
+                let moved = p.push_slice(&src);
+                assert_eq!(
+                    moved, k,
+                    "fixed: push_slice moved part of a batch with room for all of it"
+                );
             }
         }),
         Box::new(move || {
             let mut buf = vec![0u64; k];
             for batch in 0..n {
+                wait_until(|| c.len() >= k);
                 let mut got = 0;
-                while got < k {
-                    let before = got;
-                    for (dst, v) in buf[got..].iter_mut().zip(c.pop_chunk(k - got)) {
-                        *dst = v;
-                        got += 1;
-                    }
-                    if got == before {
-                        wait_until(|| !c.is_empty());
-                    }
+                for (dst, v) in buf.iter_mut().zip(c.pop_chunk(k)) {
+                    *dst = v;
+                    got += 1;
                 }
+                assert_eq!(got, k, "fixed: pop_chunk returned part of a ready batch");
                 check_batch("fixed", &buf, batch * k as u64, full_check);
             }
         }),
