@@ -524,6 +524,17 @@ fn report(benches: &BTreeMap<Key, Bench>, extra: &BTreeMap<Key, BTreeMap<String,
         }
     }
 
+    let _ = writeln!(
+        w,
+        "\nNotes: `mpmc/2p2c` runs **four threads on two cores** (one producer and one consumer \
+         pinned to each), so it measures the queues under time-sharing as much as under contention; \
+         its CPU share is about 0.5 by construction. The `*-same-core` false-sharing controls pin both \
+         threads to one core and report wall time / both threads' ops (CPU share 0.5 by construction). \
+         Cross-core figures on a VM can be \
+         bimodal between samples and runs (plausibly the hypervisor moving the two vCPUs between \
+         physical cores; not verified): compare the min columns when the medians disagree."
+    );
+
     let _ = writeln!(w, "\n## Ratios\n");
     let _ = writeln!(w, "| comparison | group | ratio (medians) | best samples |");
     let _ = writeln!(w, "|---|---|---|---|");
