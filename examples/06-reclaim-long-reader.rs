@@ -1,8 +1,8 @@
 //! # 06 — a long-held reader stalls epoch reclamation
 //!
 //! ```text
-//! cargo run --release --features epoch --example 06-reclaim-long-reader
-//! cargo run --release --features epoch --example 06-reclaim-long-reader -- --updates 100000
+//! cargo run --release --example 06-reclaim-long-reader
+//! cargo run --release --example 06-reclaim-long-reader -- --updates 100000
 //! ```
 //!
 //! A reader pins a crossbeam-epoch guard and keeps it while a writer publishes `--updates` new
@@ -16,7 +16,7 @@
 //! ```
 //! A service that holds a guard across slow work sees exactly this as memory growth (crossbeam
 //! issues #566 and #540). Keep read-side sections short, or `repin` in long loops. The
-//! hand-written cells and the checkers' verdicts: `cargo test --all-features --test reclaim`.
+//! hand-written cells and the checkers' verdicts: `cargo test --test reclaim`.
 
 use clap::Parser;
 

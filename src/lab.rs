@@ -24,10 +24,10 @@ pub const SEED: &[SeedGroup] = &[
         &[
             ("Memory reordering", &["message-passing", "store-buffering", "iriw"]),
             ("CAS retry loop", &["cas-retry", "lost-update"]),
-            ("The ABA problem", &[]),
+            ("The ABA problem", &["aba"]),
             ("SPSC ring buffer", &["spsc"]),
             ("MPMC ring", &["mpmc"]),
-            ("RCU grace period", &[]),
+            ("RCU grace period", &["rcu", "rcu-grace"]),
             ("False sharing", &["false-sharing"]),
         ],
     ),
@@ -116,6 +116,9 @@ impl Demo {
 
 const LITMUS_MODES: &[Mode] = &Mode::ALL;
 
+/// Whether the reclaimer (cargo feature `epoch`) is compiled in.
+const EPOCH: bool = cfg!(feature = "epoch");
+
 /// Every demo the lab has built.
 pub const DEMOS: &[Demo] = &[
     Demo {
@@ -196,6 +199,39 @@ pub const DEMOS: &[Demo] = &[
         fixed_threads: None,
     },
     Demo {
+        name: "aba",
+        concept: "stack",
+        lesson: "a recycled node makes a stale CAS succeed (A->B->A); a tag bumped per CAS fixes it",
+        orderings: &[],
+        variant_orderings: None,
+        run: true,
+        check: true,
+        step: true,
+        fixed_threads: None,
+    },
+    Demo {
+        name: "rcu",
+        concept: "reclaim",
+        lesson: "freeing an old version at once frees it under a reader; wait for a grace period",
+        orderings: &[],
+        variant_orderings: None,
+        run: EPOCH,
+        check: EPOCH,
+        step: EPOCH,
+        fixed_threads: Some(2),
+    },
+    Demo {
+        name: "rcu-grace",
+        concept: "reclaim",
+        lesson: "a grace period built from Acquire/Release alone is store buffering: it needs fence(SeqCst)",
+        orderings: &[],
+        variant_orderings: None,
+        run: false,
+        check: EPOCH,
+        step: EPOCH,
+        fixed_threads: Some(2),
+    },
+    Demo {
         name: "false-sharing",
         concept: "false_sharing",
         lesson: "two private counters on one cache line slow each other down; CachePadded fixes it",
@@ -223,6 +259,11 @@ impl std::error::Error for UsageError {}
 /// Finds a demo by name, or explains what exists and suggests the closest name.
 pub fn find(name: &str) -> Result<&'static Demo, UsageError> {
     if let Some(d) = DEMOS.iter().find(|d| d.name == name) {
+        if d.concept == "reclaim" && !EPOCH {
+            return Err(UsageError(format!(
+                "demo `{name}` needs the `epoch` feature, which this build left out: cargo run --release --features epoch"
+            )));
+        }
         return Ok(d);
     }
     let closest = DEMOS
@@ -339,8 +380,8 @@ pub struct RunRow {
     pub case: String,
     /// Named figures, in display order.
     pub figures: Vec<(String, String)>,
-    /// Whether the threads really ran in parallel.
-    pub parallel: bool,
+    /// Whether the threads really ran in parallel (`None`: not measured, it does not matter here).
+    pub parallel: Option<bool>,
     /// The parallelism verdict line.
     pub parallelism: String,
 }
@@ -372,8 +413,14 @@ fn pct(part: u64, whole: u64) -> String {
 pub fn run(demo: &Demo, cases: &[Case], opts: RunOptions) -> Result<RunOutput, UsageError> {
     if !demo.run {
         return Err(UsageError(format!(
-            "demo `{}` cannot run on real cores (x86-64 is multi-copy atomic: it never shows IRIW); try `check {}`",
-            demo.name, demo.name
+            "demo `{}` cannot run on real cores ({}); try `check {}`",
+            demo.name,
+            if demo.name == "iriw" {
+                "x86-64 is multi-copy atomic: it never shows IRIW"
+            } else {
+                "its broken variant is a use-after-free, undefined behaviour on real threads"
+            },
+            demo.name
         )));
     }
     if let (Some(fixed), Some(t)) = (demo.fixed_threads, opts.threads) {
@@ -421,7 +468,7 @@ pub fn run(demo: &Demo, cases: &[Case], opts: RunOptions) -> Result<RunOutput, U
                             format!("{:.4}", r.retries as f64 / r.expected as f64),
                         ),
                     ],
-                    parallel: r.parallelism.ran_in_parallel(),
+                    parallel: Some(r.parallelism.ran_in_parallel()),
                     parallelism: r.parallelism.verdict(),
                 });
             }
@@ -452,7 +499,7 @@ pub fn run(demo: &Demo, cases: &[Case], opts: RunOptions) -> Result<RunOutput, U
                 rows.push(RunRow {
                     case: case.label(),
                     figures,
-                    parallel: r.parallelism.ran_in_parallel(),
+                    parallel: Some(r.parallelism.ran_in_parallel()),
                     parallelism: r.parallelism.verdict(),
                 });
             }
@@ -484,7 +531,7 @@ pub fn run(demo: &Demo, cases: &[Case], opts: RunOptions) -> Result<RunOutput, U
                         ("mismatches".into(), r.mismatches.to_string()),
                         ("M items/s".into(), format!("{:.1}", r.items_per_sec / 1e6)),
                     ],
-                    parallel: r.parallelism.ran_in_parallel(),
+                    parallel: Some(r.parallelism.ran_in_parallel()),
                     parallelism: r.parallelism.verdict(),
                 });
             }
@@ -517,7 +564,7 @@ pub fn run(demo: &Demo, cases: &[Case], opts: RunOptions) -> Result<RunOutput, U
                         ("duplicated".into(), r.duplicated.to_string()),
                         ("phantom".into(), r.phantom.to_string()),
                     ],
-                    parallel: r.parallelism.ran_in_parallel(),
+                    parallel: Some(r.parallelism.ran_in_parallel()),
                     parallelism: r.parallelism.verdict(),
                 });
             }
@@ -526,6 +573,82 @@ pub fn run(demo: &Demo, cases: &[Case], opts: RunOptions) -> Result<RunOutput, U
                  wrong values, never undefined behaviour)",
                 threads - producers
             ));
+        }
+        "aba" => {
+            iterations = opts.iterations.unwrap_or(100_000);
+            if threads < 2 {
+                return Err(UsageError(format!(
+                    "demo `aba` needs --threads of at least 2 (got {threads})"
+                )));
+            }
+            for case in cases {
+                let Case::Variant(v) = *case else {
+                    unreachable!("aba takes variants")
+                };
+                let variant = match v {
+                    Variant::Broken => crate::stack::Variant::Broken,
+                    Variant::Fixed => crate::stack::Variant::Fixed,
+                };
+                let r = crate::stack::run_on_cores(variant, threads, iterations, 4, pin);
+                rows.push(RunRow {
+                    case: case.label(),
+                    figures: vec![
+                        ("rounds".into(), r.rounds.to_string()),
+                        ("corrupted rounds".into(), r.corrupted.to_string()),
+                        ("duplicated".into(), r.duplicated.to_string()),
+                        ("lost".into(), r.lost.to_string()),
+                        ("cycles".into(), r.cycles.to_string()),
+                    ],
+                    parallel: Some(r.parallelism.ran_in_parallel()),
+                    parallelism: r.parallelism.verdict(),
+                });
+            }
+            notes.push(
+                "each round: every thread pops twice and pushes twice, 4 times, over an index arena with recycled \
+                 nodes; then the stack is drained and every value accounted for"
+                    .into(),
+            );
+        }
+        #[cfg(feature = "epoch")]
+        "rcu" => {
+            iterations = opts.iterations.unwrap_or(10_000);
+            if cases.contains(&Case::Variant(Variant::Broken)) {
+                notes.push(
+                    "broken (free at once) is not run on real threads: a real use-after-free is undefined behaviour; \
+                     `check rcu` shows loom and shuttle catching it"
+                        .into(),
+                );
+            }
+            if cases.contains(&Case::Variant(Variant::Fixed)) {
+                let r = crate::reclaim::epoch_cell::long_reader(iterations as usize);
+                rows.push(RunRow {
+                    case: "reader pinned".into(),
+                    figures: vec![
+                        ("retired".into(), r.retired_while_pinned.to_string()),
+                        ("reclaimed".into(), r.reclaimed_while_pinned.to_string()),
+                        ("flushes".into(), "-".into()),
+                    ],
+                    parallel: None,
+                    parallelism: format!("the pinned reader still reads version {}", r.reader_saw),
+                });
+                rows.push(RunRow {
+                    case: "reader unpinned".into(),
+                    figures: vec![
+                        ("retired".into(), r.retired_while_pinned.to_string()),
+                        ("reclaimed".into(), r.reclaimed_after_unpin.to_string()),
+                        ("flushes".into(), r.flushes_after_unpin.to_string()),
+                    ],
+                    parallel: None,
+                    parallelism: "fixed: crossbeam-epoch frees a version only after every reader pinned before its \
+                                  retirement has unpinned"
+                        .into(),
+                });
+                notes.push(
+                    "a long-held guard stalls all reclamation: memory grows until it unpins (crossbeam issues #566, \
+                     #540); keep read-side sections short"
+                        .into(),
+                );
+            }
         }
         "false-sharing" => {
             iterations = opts.iterations.unwrap_or(20_000_000);
@@ -539,7 +662,7 @@ pub fn run(demo: &Demo, cases: &[Case], opts: RunOptions) -> Result<RunOutput, U
                         ("ns/increment".into(), format!("{:.2}", r.ns_per_op)),
                         ("vs padded".into(), format!("{:.2}x", r.ns_per_op / padded.ns_per_op)),
                     ],
-                    parallel: r.parallelism.ran_in_parallel(),
+                    parallel: Some(r.parallelism.ran_in_parallel()),
                     parallelism: r.parallelism.verdict(),
                 });
             }
@@ -552,7 +675,7 @@ pub fn run(demo: &Demo, cases: &[Case], opts: RunOptions) -> Result<RunOutput, U
                         format!("{:.2}x", control.ns_per_op / 2.0 / padded.ns_per_op),
                     ),
                 ],
-                parallel: false,
+                parallel: None,
                 parallelism: "control: both threads pinned to one core (time-shared on purpose); \
                               ns/increment counts both threads' increments"
                     .into(),
@@ -607,7 +730,10 @@ pub const SHUTTLE_ITERATIONS: usize = 1_000;
 
 /// Why a checker cannot see a bug class, if it cannot.
 pub fn blind_spot(demo: &Demo, checker: Checker) -> Option<&'static str> {
-    let ordering_bug = matches!(demo.name, "message-passing" | "store-buffering" | "iriw" | "spsc");
+    let ordering_bug = matches!(
+        demo.name,
+        "message-passing" | "store-buffering" | "iriw" | "spsc" | "rcu-grace"
+    );
     (ordering_bug && checker != Checker::Loom).then_some("shuttle models every atomic as SeqCst")
 }
 
@@ -674,6 +800,38 @@ pub fn check_case(demo: &Demo, case: Case, checker: Checker) -> Report {
                 (false, Variant::Fixed) => in_checker(checker, 2, || {
                     ms::scenario::one_producer_one_consumer::<ms::fixed::Queue<u64, ms::slot::AtomicSlot>>(2)
                 }),
+            }
+        }
+        ("aba", Case::Variant(v)) => {
+            use crate::stack::{loom as kl, shuttle as ks};
+            // T1 pops; T2 pops, pops, pushes: three threads with the main one, so loom is bounded.
+            let bound = Some(3);
+            match (checker, v) {
+                (Checker::Loom, Variant::Broken) => check::loom(bound, kl::scenario::aba::<kl::broken::Stack>),
+                (Checker::Loom, Variant::Fixed) => check::loom(bound, kl::scenario::aba::<kl::fixed::Stack>),
+                (_, Variant::Broken) => in_checker(checker, 2, ks::scenario::aba::<ks::broken::Stack>),
+                (_, Variant::Fixed) => in_checker(checker, 2, ks::scenario::aba::<ks::fixed::Stack>),
+            }
+        }
+        #[cfg(feature = "epoch")]
+        ("rcu" | "rcu-grace", Case::Variant(v)) => {
+            use crate::reclaim::{loom as rl, shuttle as rs};
+            let bound = Some(3);
+            match (checker, demo.name, v) {
+                (Checker::Loom, "rcu", Variant::Broken) => {
+                    check::loom(bound, || rl::scenario::read_during_update(rl::broken::new))
+                }
+                (Checker::Loom, "rcu-grace", Variant::Broken) => {
+                    check::loom(bound, || rl::scenario::read_during_update(rl::acqrel::new))
+                }
+                (Checker::Loom, _, _) => check::loom(bound, || rl::scenario::read_during_update(rl::fixed::new)),
+                (_, "rcu", Variant::Broken) => {
+                    in_checker(checker, 2, || rs::scenario::read_during_update(rs::broken::new))
+                }
+                (_, "rcu-grace", Variant::Broken) => {
+                    in_checker(checker, 2, || rs::scenario::read_during_update(rs::acqrel::new))
+                }
+                _ => in_checker(checker, 2, || rs::scenario::read_during_update(rs::fixed::new)),
             }
         }
         (name, Case::Mode(m)) => {
@@ -761,7 +919,33 @@ pub struct Replay {
 }
 
 /// The known failing interleaving of `demo`'s broken variant, as loom found it.
-pub fn replay(demo: &Demo) -> Result<Replay, UsageError> {
+pub fn replay(demo: &Demo, variant: Variant) -> Result<Replay, UsageError> {
+    if demo.name == "aba" {
+        let v = match variant {
+            Variant::Broken => crate::stack::Variant::Broken,
+            Variant::Fixed => crate::stack::Variant::Fixed,
+        };
+        let steps = crate::stack::aba_replay(v);
+        let outcome = steps.last().map(|s| s.action.clone()).unwrap_or_default();
+        return Ok(Replay {
+            demo: demo.name.into(),
+            intro: format!(
+                "The ABA interleaving on the {} Treiber stack, replayed deterministically: T1 reads head A and its \
+                 next B, then stalls; T2 pops A, pops B and pushes a new value into the recycled node A; T1 wakes \
+                 and runs its CAS. Each step shows the head word (index and tag), the stack, and T2's free list.",
+                variant.name()
+            ),
+            steps: steps.iter().map(ToString::to_string).collect(),
+            outcome,
+        });
+    }
+    if variant == Variant::Fixed {
+        return Err(UsageError(format!(
+            "demo `{}` replays its broken variant's failing interleaving; the fixed variant has none (try `check {} \
+             --variant fixed`)",
+            demo.name, demo.name
+        )));
+    }
     if !demo.step {
         return Err(UsageError(format!(
             "demo `{}` has no interleaving to step through (it is a performance effect); try `run {}`",
@@ -929,9 +1113,41 @@ fn hardware_cell(demo: &Demo, case: Case) -> Cell {
                 }
             }
         }
+        ("aba", _) => {
+            let r = crate::stack::run_on_cores(crate::stack::Variant::Broken, 2, 50_000, 4, Pin::Spread);
+            if r.corrupted > 0 {
+                found(
+                    r.rounds,
+                    format!("found: {} of {} rounds corrupted", r.corrupted, r.rounds),
+                )
+            } else {
+                Cell {
+                    verdict: "missed".into(),
+                    count: r.rounds,
+                    text: format!("missed in {} rounds", r.rounds),
+                }
+            }
+        }
+        ("rcu" | "rcu-grace", _) => blind("not run: a real use-after-free is undefined behaviour"),
         ("spsc", _) => blind("not run: a data race is UB on real cores (and x86 TSO would hide it)"),
         ("message-passing", _) => blind("blind: x86 is TSO (stores and loads stay in order)"),
         ("iriw", _) => blind("blind: x86 is multi-copy atomic"),
         _ => blind("not run"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_seed_demo_name_is_registered() {
+        for (_, demos) in SEED {
+            for (_, names) in demos.iter() {
+                for name in names.iter() {
+                    assert!(DEMOS.iter().any(|d| d.name == *name), "{name} is not in DEMOS");
+                }
+            }
+        }
     }
 }

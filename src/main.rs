@@ -72,6 +72,9 @@ enum Command {
     Step {
         /// The demo (see `list`).
         demo: String,
+        /// Replay the fixed variant instead (aba: the tagged CAS fails and retries).
+        #[arg(long, value_enum, default_value_t = Variant::Broken)]
+        variant: Variant,
     },
     /// Every broken variant under every checker and on real cores: the detection matrix.
     Matrix,
@@ -113,7 +116,7 @@ fn main() {
             ordering,
             checker,
         }) => check(&demo, variant, ordering, checker, cli.json),
-        Some(Command::Step { demo }) => step(&demo, cli.json),
+        Some(Command::Step { demo, variant }) => step(&demo, variant, cli.json),
         Some(Command::Matrix) => {
             matrix(cli.json);
             Ok(())
@@ -168,7 +171,7 @@ fn overview(json: bool) {
         "\nnext: `cargo run --release -- list` (all demos, as the seed groups them), \
          `-- run lost-update`, `-- check message-passing --variant broken`, `-- step lost-update`, `-- matrix`"
     );
-    println!("tests: `cargo test --all-features` runs every loom and shuttle model check");
+    println!("tests: `cargo test` runs every loom and shuttle model check");
 }
 
 fn list(json: bool) {
@@ -288,7 +291,14 @@ fn run(
         for ((_, v), w) in row.figures.iter().zip(&widths) {
             print!("  {v:>w$}");
         }
-        println!("  {}", if row.parallel { "yes" } else { "no" });
+        println!(
+            "  {}",
+            match row.parallel {
+                Some(true) => "yes",
+                Some(false) => "no",
+                None => "n/a",
+            }
+        );
     }
     let mut verdicts: Vec<&str> = out.rows.iter().map(|r| r.parallelism.as_str()).collect();
     verdicts.dedup();
@@ -354,9 +364,9 @@ fn print_check(out: &lab::CheckOutput) {
     println!();
 }
 
-fn step(name: &str, json: bool) -> Result<(), UsageError> {
+fn step(name: &str, variant: Variant, json: bool) -> Result<(), UsageError> {
     let demo = lab::find(name)?;
-    let replay = quiet_stderr(|| lab::replay(demo))?;
+    let replay = quiet_stderr(|| lab::replay(demo, variant))?;
     if json {
         print_json(&replay);
         return Ok(());

@@ -243,3 +243,49 @@ fn run_mpmc_counts_lost_and_duplicated_values() {
     }
     misuse(&["run", "mpmc", "--threads", "1"], "at least 2");
 }
+
+#[test]
+fn step_aba_walks_a_to_b_to_a() {
+    let out = stdout(&["step", "aba"]);
+    let t1_reads = out.find("[T1] pop: reads the head (A").expect("T1 reads A");
+    let t2_pops_a = out.find("[T2] pop -> Some(1)").expect("T2 pops A");
+    let a_again = out.find("A is on top again").expect("A is back");
+    let cas = out.find("it SUCCEEDS").expect("T1's stale CAS succeeds");
+    assert!(t1_reads < t2_pops_a && t2_pops_a < a_again && a_again < cas, "{out}");
+    let fixed = stdout(&["step", "aba", "--variant", "fixed"]);
+    assert!(fixed.contains("FAILS") || fixed.contains("fails"), "{fixed}");
+    misuse(&["step", "lost-update", "--variant", "fixed"], "fixed variant has none");
+}
+
+#[test]
+fn check_aba_loom_finds_it_and_passes_the_tagged_stack() {
+    let out = stdout(&["check", "aba", "--checker", "loom"]);
+    assert!(
+        out.contains("aba (broken) under loom (preemption bound 3): bug found"),
+        "{out}"
+    );
+    assert!(
+        out.contains("aba (fixed) under loom (preemption bound 3): passed"),
+        "{out}"
+    );
+}
+
+#[test]
+fn run_aba_counts_corrupted_rounds() {
+    let out = stdout(&["run", "aba", "--iterations", "2000"]);
+    assert!(out.contains("corrupted rounds") && out.contains("cycles"), "{out}");
+}
+
+#[cfg(feature = "epoch")]
+#[test]
+fn rcu_demos_show_the_stalled_reclamation_and_shuttles_blind_spot() {
+    let out = stdout(&["run", "rcu", "--iterations", "1000"]);
+    assert!(
+        out.contains("reader pinned") && out.contains("reader unpinned"),
+        "{out}"
+    );
+    let out = stdout(&["check", "rcu-grace", "--variant", "broken"]);
+    assert!(out.contains("under loom (preemption bound 3): bug found"), "{out}");
+    assert!(out.contains("cannot see this bug class"), "{out}");
+    misuse(&["run", "rcu-grace"], "cannot run on real cores");
+}
