@@ -1,8 +1,8 @@
 //! Running a model checker in-process and reporting what it found.
 //!
-//! [`loom`], [`shuttle_random`] and [`shuttle_pct`] run a scenario under a checker, count the
+//! [`loom`](fn@loom), [`shuttle_random`] and [`shuttle_pct`] run a scenario under a checker, count the
 //! executions it explored, catch the failure instead of unwinding through the caller, and keep
-//! the failing execution's operation [`trace`](crate::sync::trace) for a readable counterexample.
+//! the failing execution's operation [`crate::sync::trace`] for a readable counterexample.
 //! The model tests in `loom-tests/` and the lab binary both use them, so what a test asserts is
 //! what the lab shows.
 

@@ -11,6 +11,13 @@
 //! |--------------|-------------------------------------------------------------------|---------------------------------------------|
 //! | [`counter`]  | a read-modify-write must be one atomic step; CAS loops retry      | load+store / unretried CAS → `fetch_add` / CAS retry loop |
 //! | [`litmus`]   | what each ordering forbids: message passing, store buffering, IRIW | Relaxed / Release-Acquire → Release-Acquire / `fence(SeqCst)` |
+//! | [`spsc`]     | the index guarding plain-memory slots carries the happens-before edge | Relaxed index publish/load → Release/Acquire; cached indices, batches |
+//! | [`mpmc`]     | a claimed slot is not a written slot: per-slot sequence stamps     | stampless claim → Vyukov stamps (crossbeam `ArrayQueue`) |
+//! | [`stack`]    | ABA: a recycled node makes a stale CAS succeed                     | untagged index head → 32-bit tag per CAS; crossbeam-epoch stack |
+//! | `reclaim`    | RCU grace periods (feature `epoch`)                                | immediate free / Acquire-Release grace period → `fence(SeqCst)`; crossbeam-epoch cell |
+//! | [`false_sharing`] | two private counters on one cache line slow each other down  | adjacent fields → `CachePadded` |
+//!
+//! The lab binary (`cargo run --release`) drives all of them: see [`lab`].
 //!
 //! Each concept's module doc is its lesson: the synchronization edges, the failing interleaving,
 //! which checker catches it and which cannot, and what real x86 cores show.

@@ -92,7 +92,7 @@ pub(crate) use crate::spsc::CachePadded;
 pub use crate::spsc::{CapacityError, Full};
 
 backends! {
-    /// The broken queue: no per-slot stamp. Accepts only atomic payload cells ([`RacySlot`]).
+    /// The broken queue: no per-slot stamp. Accepts only atomic payload cells ([`RacySlot`](crate::mpmc::RacySlot)).
     broken => "broken.rs",
     /// The fixed queue: Vyukov's per-slot stamps.
     fixed => "fixed.rs",

@@ -1,7 +1,7 @@
 //! The sync layer: the only code in the crate that names `std::sync::atomic`, loom or shuttle.
 //!
 //! Every algorithm file imports its atomics, cells and threads from `super::sync` and is
-//! compiled three times in the same build (see [`crate::backends!`]):
+//! compiled three times in the same build (the `backends!` macro in `lib.rs`):
 //!
 //! | backend      | what it is                                   | used by                        |
 //! |--------------|----------------------------------------------|--------------------------------|
