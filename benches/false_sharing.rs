@@ -141,6 +141,32 @@ fn bench(c: &mut Criterion) {
         });
         g.finish();
     }
+
+    // The penalty and its control, measured in alternation (see `common::paired`).
+    for (name, op) in [("fetch_add", Op::FetchAdd), ("load_store", Op::LoadStore)] {
+        let s = Shares::default;
+        common::paired(
+            &format!("false_sharing/{name}"),
+            vec![
+                (
+                    "broken",
+                    Box::new(move |n| sample::<SameLine>(2, Pin::Spread, op, n, &mut s())),
+                ),
+                (
+                    "fixed",
+                    Box::new(move |n| sample::<Padded>(2, Pin::Spread, op, n, &mut s())),
+                ),
+                (
+                    "broken-same-core",
+                    Box::new(move |n| sample::<SameLine>(2, Pin::SameCore, op, n, &mut s())),
+                ),
+                (
+                    "fixed-same-core",
+                    Box::new(move |n| sample::<Padded>(2, Pin::SameCore, op, n, &mut s())),
+                ),
+            ],
+        );
+    }
 }
 
 criterion_group! {

@@ -177,6 +177,13 @@ fn sanity<Q: Mpmc>() {
     assert!(all == want, "{}: not every item arrived exactly once", Q::ID);
 }
 
+/// `n` items in all, split evenly (rounded up) between the producers; the time scaled to `n`.
+fn timed<Q: Mpmc>(producers: usize, n: u64, shares: &mut Shares) -> Duration {
+    let per = n.div_ceil(producers as u64);
+    let (wall, _) = run::<Q>(producers, per, false, shares);
+    wall.mul_f64(n as f64 / (per * producers as u64) as f64)
+}
+
 fn case<Q: Mpmc>(
     g: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>,
     group: &str,
@@ -184,14 +191,7 @@ fn case<Q: Mpmc>(
 ) {
     sanity::<Q>();
     let mut shares = Shares::default();
-    g.bench_function(Q::ID, |b| {
-        b.iter_custom(|n| {
-            // `n` items in all, split evenly (rounded up) between the producers.
-            let per = n.div_ceil(producers as u64);
-            let (wall, _) = run::<Q>(producers, per, false, &mut shares);
-            wall.mul_f64(n as f64 / (per * producers as u64) as f64)
-        })
-    });
+    g.bench_function(Q::ID, |b| b.iter_custom(|n| timed::<Q>(producers, n, &mut shares)));
     shares.record(group, Q::ID);
 }
 
@@ -205,6 +205,23 @@ fn bench(c: &mut Criterion) {
         case::<crossbeam_queue::ArrayQueue<u64>>(&mut g, group, producers);
         case::<MutexDeque>(&mut g, group, producers);
         g.finish();
+    }
+
+    // The targets' ratios, measured in alternation (see `common::paired`).
+    for (group, producers) in [("mpmc/1p1c", 1usize), ("mpmc/2p2c", 2)] {
+        common::paired(
+            group,
+            vec![
+                (
+                    "fixed",
+                    Box::new(move |n| timed::<fixed::Queue<u64>>(producers, n, &mut Shares::default())),
+                ),
+                (
+                    "baseline-crossbeam-arrayqueue",
+                    Box::new(move |n| timed::<crossbeam_queue::ArrayQueue<u64>>(producers, n, &mut Shares::default())),
+                ),
+            ],
+        );
     }
 }
 

@@ -270,6 +270,31 @@ fn bench(c: &mut Criterion) {
         case(&mut g, &group, "baseline-rtrb", |n, s| rtrb_batches(k, n, false, s));
         g.finish();
     }
+
+    // The targets' ratios, measured in alternation (see `common::paired`).
+    let x = Shares::default;
+    common::paired(
+        "spsc/round-trip",
+        vec![
+            ("fixed", Box::new(|n| round_trips::<Lab>(n, &mut x()))),
+            ("baseline-rtrb", Box::new(|n| round_trips::<Rtrb>(n, &mut x()))),
+            ("baseline-raw-pingpong", Box::new(|n| raw_pingpong(n, &mut x()))),
+        ],
+    );
+    common::paired(
+        "spsc/throughput-cap4096",
+        vec![
+            ("fixed", Box::new(|n| transfer::<Lab>(4096, n, &mut x()))),
+            ("baseline-rtrb", Box::new(|n| transfer::<Rtrb>(4096, n, &mut x()))),
+        ],
+    );
+    common::paired(
+        "spsc/batch-256",
+        vec![
+            ("fixed", Box::new(|n| lab_batches(256, n, false, &mut x()))),
+            ("baseline-rtrb", Box::new(|n| rtrb_batches(256, n, false, &mut x()))),
+        ],
+    );
 }
 
 /// The lab's batch API: `n` batches of `k` items through a ring of 4096. The producer fills a

@@ -186,6 +186,25 @@ fn bench(c: &mut Criterion) {
         case::<MutexVec>(&mut g, group, threads);
         g.finish();
     }
+
+    // The targets' ratios, measured in alternation (see `common::paired`).
+    #[cfg(feature = "epoch")]
+    for (group, threads) in [("stack/push-pop-1-thread", 1usize), ("stack/push-pop-2-threads", 2)] {
+        type Epoch = lockfree_lab::stack::epoch::TreiberStack<u64>;
+        common::paired(
+            group,
+            vec![
+                (
+                    "fixed",
+                    Box::new(move |n| push_pop::<fixed::Stack>(threads, n, false, &mut Shares::default()).0),
+                ),
+                (
+                    "baseline-crossbeam-epoch",
+                    Box::new(move |n| push_pop::<Epoch>(threads, n, false, &mut Shares::default()).0),
+                ),
+            ],
+        );
+    }
 }
 
 criterion_group! {

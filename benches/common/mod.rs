@@ -201,3 +201,59 @@ impl Shares {
         self.0.clear();
     }
 }
+
+/// One candidate of [`paired`]: its bench id and a run of `n` iterations returning the time.
+pub type Candidate<'a> = (&'a str, Box<dyn FnMut(u64) -> Duration + 'a>);
+
+/// The interleaved (paired) measurement behind the report's target ratios. On this VM a
+/// cross-core figure can flip between modes from one bench id to the next, so a ratio of two
+/// criterion medians measured seconds apart may compare two different machines. Here the
+/// candidates run in alternation, ~20 ms each, for 30 rounds (5 in quick mode), rotating which
+/// goes first; the report takes the ratio within each round and gives the median over rounds.
+/// Writes `group<TAB>id<TAB>round<TAB>ns per iteration` lines to `<criterion dir>/lab-paired.tsv`;
+/// does nothing unless measuring.
+pub fn paired(group: &str, mut candidates: Vec<Candidate<'_>>) {
+    if !measuring() || candidates.is_empty() {
+        return;
+    }
+    let rounds = if quick() { 5 } else { 30 };
+    let per_run = Duration::from_millis(20);
+    let iters: Vec<u64> = candidates
+        .iter_mut()
+        .map(|(_, run)| {
+            let mut n = 64u64;
+            loop {
+                let t = run(n);
+                if t >= Duration::from_millis(2) {
+                    break ((n as f64) * per_run.as_secs_f64() / t.as_secs_f64()).max(1.0) as u64;
+                }
+                n *= 4;
+            }
+        })
+        .collect();
+    let mut lines = String::new();
+    let k = candidates.len();
+    for round in 0..rounds {
+        for j in 0..k {
+            let i = (round + j) % k;
+            let (id, run) = &mut candidates[i];
+            let t = run(iters[i]);
+            lines.push_str(&format!(
+                "{group}\t{id}\t{round}\t{}\n",
+                t.as_nanos() as f64 / iters[i] as f64
+            ));
+        }
+    }
+    use std::io::Write;
+    let path = criterion_dir().join("lab-paired.tsv");
+    if let Some(dir) = path.parent() {
+        let _ = std::fs::create_dir_all(dir);
+    }
+    let mut f = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&path)
+        .expect("open lab-paired.tsv");
+    f.write_all(lines.as_bytes()).expect("write lab-paired.tsv");
+    println!("{group}: paired measurement, {rounds} rounds of {k} candidates");
+}
