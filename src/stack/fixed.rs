@@ -1,6 +1,7 @@
 // FIX: the head carries a 32-bit tag bumped by every successful CAS, so a stale CAS fails.
 use super::sync::{AtomicU32, AtomicU64, Ordering};
 use crate::stack::{index, pack, tag, Local, PopAttempt, Snapshot, NIL};
+use crossbeam_utils::Backoff;
 
 /// One arena node. Both fields are atomics: a stale popper reading a node that its next owner is
 /// rewriting reads an old or a new value, never a torn one (the bug is logical, never UB).
@@ -59,6 +60,8 @@ impl Stack {
         node.value.store(value, Ordering::Relaxed);
         // ORDERING: Relaxed [push-guess] — only a guess at the head; the CAS below checks it.
         let mut head = self.head.load(Ordering::Relaxed);
+        // Back off after a failed CAS: retrying at once only steals the line from the winner.
+        let backoff = Backoff::new();
         loop {
             // ORDERING: Relaxed [node-publish] — published by the Release CAS below.
             node.next.store(index(head), Ordering::Relaxed);
@@ -69,7 +72,10 @@ impl Stack {
                 .compare_exchange(head, new, Ordering::Release, Ordering::Relaxed)
             {
                 Ok(_) => return Ok(()),
-                Err(actual) => head = actual,
+                Err(actual) => {
+                    head = actual;
+                    backoff.spin();
+                }
             }
         }
     }
@@ -77,10 +83,14 @@ impl Stack {
     /// Pops the top value, recycling its node into `local`; `None` when empty.
     pub fn pop(&self, local: &mut Local) -> Option<u64> {
         let mut attempt = self.pop_read()?;
+        let backoff = Backoff::new();
         loop {
             match self.pop_commit(local, attempt) {
                 Ok(value) => return Some(value),
-                Err(retry) => attempt = retry?,
+                Err(retry) => {
+                    attempt = retry?;
+                    backoff.spin();
+                }
             }
         }
     }
