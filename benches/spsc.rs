@@ -298,9 +298,9 @@ fn bench(c: &mut Criterion) {
 }
 
 /// The lab's batch API: `n` batches of `k` items through a ring of 4096. The producer fills a
-/// buffer with the batch's numbers, waits for `k` free slots and moves the whole slice with one
-/// `push_slice`; the consumer waits for `k` items and moves one `pop_chunk(k)` into a buffer,
-/// then checks it (see [`check_batch`]). rtrb below is driven the same way (its chunk calls
+/// buffer with the batch's numbers, waits for `k` free slots and copies the whole slice in with
+/// one `push_copy_slice`; the consumer waits for `k` items and copies them out into a buffer with
+/// one `pop_copy_slice`, then checks it (see [`check_batch`]). rtrb below is driven the same way (its chunk calls
 /// require the `k` slots), so both move whole batches and publish once per batch.
 fn lab_batches(k: usize, n: u64, full_check: bool, shares: &mut Shares) -> Duration {
     let (mut p, mut c) = fixed::channel::<u64>(4096);
@@ -310,10 +310,10 @@ fn lab_batches(k: usize, n: u64, full_check: bool, shares: &mut Shares) -> Durat
             for batch in 0..n {
                 fill_batch(&mut src, batch * k as u64);
                 wait_until(|| p.capacity() - p.len() >= k);
-                let moved = p.push_slice(&src);
+                let moved = p.push_copy_slice(&src);
                 assert_eq!(
                     moved, k,
-                    "fixed: push_slice moved part of a batch with room for all of it"
+                    "fixed: push_copy_slice moved part of a batch with room for all of it"
                 );
             }
         }),
@@ -321,12 +321,8 @@ fn lab_batches(k: usize, n: u64, full_check: bool, shares: &mut Shares) -> Durat
             let mut buf = vec![0u64; k];
             for batch in 0..n {
                 wait_until(|| c.len() >= k);
-                let mut got = 0;
-                for (dst, v) in buf.iter_mut().zip(c.pop_chunk(k)) {
-                    *dst = v;
-                    got += 1;
-                }
-                assert_eq!(got, k, "fixed: pop_chunk returned part of a ready batch");
+                let got = c.pop_copy_slice(&mut buf);
+                assert_eq!(got, k, "fixed: pop_copy_slice returned part of a ready batch");
                 check_batch("fixed", &buf, batch * k as u64, full_check);
             }
         }),

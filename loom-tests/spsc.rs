@@ -82,6 +82,60 @@ fn loom_broken_drops_relaxed_tail_race() {
     check::loom(None, || lm::scenario::drops(lm::broken::channel)).assert_found(RACE);
 }
 
+// ---- the `T: Copy` batch copies: every slot of a run is checked (the loom backend copies per cell) ----
+
+/// The producer copies `[1, 2, 3]` into a ring of capacity 2 with `push_copy_slice` (retrying the
+/// rest, yielding between tries); the consumer copies out with `pop_copy_slice` until it has 3
+/// items, which must be `[1, 2, 3]`. The batch wraps the slot array and reuses a slot.
+macro_rules! copy_slices_scenario {
+    ($variant:path) => {{
+        use lockfree_lab::sync::loom::{spin_loop, thread};
+        use $variant as ring;
+        let (mut tx, mut rx) = ring::channel::<u64>(2);
+        let producer = thread::spawn(move || {
+            let items = [1u64, 2, 3];
+            let mut pushed = 0;
+            while pushed < items.len() {
+                pushed += tx.push_copy_slice(&items[pushed..]);
+                if pushed < items.len() {
+                    spin_loop();
+                }
+            }
+        });
+        let consumer = thread::spawn(move || {
+            let mut got = [0u64; 3];
+            let mut popped = 0;
+            while popped < got.len() {
+                let n = rx.pop_copy_slice(&mut got[popped..]);
+                popped += n;
+                if n == 0 {
+                    spin_loop();
+                }
+            }
+            got
+        });
+        producer.join().unwrap();
+        let got = consumer.join().unwrap();
+        assert_eq!(
+            got,
+            [1, 2, 3],
+            "wrong value: the consumer copied out {got:?}, expected [1, 2, 3]"
+        );
+    }};
+}
+
+#[test]
+fn loom_fixed_copy_slices_keep_fifo_across_a_wrap() {
+    let report = check::loom(Some(3), || copy_slices_scenario!(lm::fixed));
+    report.assert_passed();
+    assert!(report.executions > 1, "{report}");
+}
+
+#[test]
+fn loom_broken_copy_slices_relaxed_indices_race_on_a_slot() {
+    check::loom(Some(3), || copy_slices_scenario!(lm::broken)).assert_found(RACE);
+}
+
 // ---- shuttle: the fixed ring passes; the broken one passes too, because shuttle cannot see it ----
 
 #[test]

@@ -296,7 +296,7 @@ fn mpmc_4p4c_every_value_exactly_once() {
         let mut last = [None::<u64>; 4];
         for &v in got {
             let p = (v / PER) as usize;
-            assert!(last[p].map_or(true, |l| l < v), "producer {p}'s values out of order");
+            assert!(last[p].is_none_or(|l| l < v), "producer {p}'s values out of order");
             last[p] = Some(v);
         }
     }
@@ -517,6 +517,148 @@ fn spsc_forgotten_read_chunk_never_double_drops() {
     );
 }
 
+// ---- the `T: Copy` batch copies ----
+
+/// Pushes `0..total` in batches of `batch` through a ring of `cap` with `push_copy_slice` and
+/// `pop_copy_slice` (both halves on this thread, the producer running ahead by up to `cap`),
+/// checking each call's count and the order.
+fn copy_slices_round_trip(cap: usize, batch: usize, total: u64) {
+    let (mut tx, mut rx) = channel::<u64>(cap);
+    let (mut next_in, mut next_out) = (0u64, 0u64);
+    let mut buf = vec![u64::MAX; batch];
+    while next_out < total {
+        let src: Vec<u64> = (next_in..total.min(next_in + batch as u64)).collect();
+        let free = cap - tx.len();
+        let pushed = tx.push_copy_slice(&src);
+        assert_eq!(pushed, src.len().min(free), "cap {cap}: push_copy_slice count");
+        next_in += pushed as u64;
+        let ready = rx.len();
+        let popped = rx.pop_copy_slice(&mut buf);
+        assert_eq!(popped, ready.min(batch), "cap {cap}: pop_copy_slice count");
+        for &v in &buf[..popped] {
+            assert_eq!(v, next_out, "cap {cap}, batch {batch}: out of order");
+            next_out += 1;
+        }
+    }
+    assert!(rx.is_empty() && tx.is_empty());
+}
+
+#[test]
+fn spsc_copy_slices_wrap_around_at_capacities_1_2_3_7_8_256() {
+    for cap in [1usize, 2, 3, 7, 8, 256] {
+        for batch in [1, 2, 3, cap.saturating_sub(1).max(1), cap, cap + 1, 2 * cap + 3] {
+            // At least 3 full wraps of the positions (which run over 2 * cap).
+            copy_slices_round_trip(cap, batch, (8 * cap + 5) as u64);
+        }
+    }
+}
+
+#[test]
+fn spsc_copy_slices_partial_fills_return_what_fit_and_what_was_ready() {
+    for cap in [1usize, 2, 3, 7, 8, 256] {
+        let (mut tx, mut rx) = channel::<u32>(cap);
+        let src: Vec<u32> = (0..2 * cap as u32 + 1).collect();
+        // Offset the positions so that the copies below wrap the slot array.
+        let offset = cap / 2 + 1;
+        for i in 0..offset {
+            tx.push(i as u32).unwrap();
+            assert_eq!(rx.pop(), Some(i as u32));
+        }
+        assert_eq!(tx.push_copy_slice(&[]), 0);
+        assert_eq!(
+            tx.push_copy_slice(&src),
+            cap,
+            "cap {cap}: a push into an empty ring fills it"
+        );
+        assert_eq!(
+            tx.push_copy_slice(&src),
+            0,
+            "cap {cap}: a push into a full ring moves nothing"
+        );
+        let mut out = vec![u32::MAX; 2 * cap + 1];
+        assert_eq!(rx.pop_copy_slice(&mut out[..0]), 0);
+        assert_eq!(
+            rx.pop_copy_slice(&mut out),
+            cap,
+            "cap {cap}: pop takes every ready item"
+        );
+        assert_eq!(&out[..cap], &src[..cap]);
+        assert_eq!(out[cap], u32::MAX, "cap {cap}: pop wrote past the items it took");
+        assert_eq!(rx.pop_copy_slice(&mut out), 0, "cap {cap}: pop from an empty ring");
+        // Half full, then a push of more than the free room.
+        let half = cap.div_ceil(2);
+        assert_eq!(tx.push_copy_slice(&src[..half]), half);
+        assert_eq!(tx.push_copy_slice(&src[half..]), cap - half);
+        assert_eq!(rx.pop_copy_slice(&mut out[..1]), 1);
+        assert_eq!(out[0], 0);
+        assert_eq!(rx.pop_copy_slice(&mut out), cap - 1);
+        assert_eq!(&out[..cap - 1], &src[1..cap]);
+    }
+}
+
+#[test]
+fn spsc_copy_slices_interleave_with_per_item_push_and_pop() {
+    for cap in [1usize, 2, 3, 7, 8, 256] {
+        let (mut tx, mut rx) = channel::<u64>(cap);
+        let mut model = VecDeque::new();
+        let mut next = 0u64;
+        let mut buf = vec![0u64; cap + 2];
+        for round in 0..(6 * cap + 10) {
+            let k = round % (cap + 2);
+            if round % 2 == 0 {
+                let src: Vec<u64> = (next..next + k as u64).collect();
+                let n = tx.push_copy_slice(&src);
+                assert_eq!(n, k.min(cap - model.len()));
+                model.extend(&src[..n]);
+                next += n as u64;
+                if tx.push(next).is_ok() {
+                    model.push_back(next);
+                    next += 1;
+                }
+            } else {
+                assert_eq!(rx.pop(), model.pop_front());
+                let n = rx.pop_copy_slice(&mut buf[..k]);
+                assert_eq!(n, k.min(model.len()));
+                for &v in &buf[..n] {
+                    assert_eq!(Some(v), model.pop_front());
+                }
+            }
+            assert_eq!(rx.len(), model.len());
+        }
+        // The other APIs see what the copies left: drain with a chunk.
+        let rest: Vec<u64> = rx.pop_chunk(cap).collect();
+        assert_eq!(rest, Vec::from(model));
+    }
+}
+
+#[test]
+fn spsc_copy_slices_across_threads_keep_fifo_order() {
+    for cap in [1usize, 3, 8, 256] {
+        promptly("copy slices across threads", move || {
+            let (mut tx, mut rx) = channel::<u64>(cap);
+            const N: u64 = 100_000;
+            let producer = std::thread::spawn(move || {
+                let mut next = 0u64;
+                while next < N {
+                    let src: Vec<u64> = (next..N.min(next + 5)).collect();
+                    next += tx.push_copy_slice(&src) as u64;
+                    std::hint::spin_loop();
+                }
+            });
+            let mut buf = [0u64; 7];
+            let mut expected = 0u64;
+            while expected < N {
+                let n = rx.pop_copy_slice(&mut buf);
+                for &v in &buf[..n] {
+                    assert_eq!(v, expected, "cap {cap}: out of order");
+                    expected += 1;
+                }
+            }
+            producer.join().unwrap();
+        });
+    }
+}
+
 // ---- a VecDeque oracle ----
 
 #[derive(Clone, Debug)]
@@ -525,6 +667,8 @@ enum Op {
     Pop,
     PushSlice(Vec<u16>),
     PopChunk(usize, usize),
+    PushCopySlice(Vec<u16>),
+    PopCopySlice(usize),
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -533,6 +677,8 @@ fn op() -> impl Strategy<Value = Op> {
         Just(Op::Pop),
         prop::collection::vec(any::<u16>(), 0..6).prop_map(Op::PushSlice),
         (0usize..6, 0usize..6).prop_map(|(max, take)| Op::PopChunk(max, take)),
+        prop::collection::vec(any::<u16>(), 0..8).prop_map(Op::PushCopySlice),
+        (0usize..8).prop_map(Op::PopCopySlice),
     ]
 }
 
@@ -562,6 +708,18 @@ proptest! {
                         prop_assert_eq!(chunk.next(), expected);
                     }
                 }
+                Op::PushCopySlice(vs) => {
+                    let n = vs.len().min(cap - model.len());
+                    model.extend(&vs[..n]);
+                    prop_assert_eq!(tx.push_copy_slice(&vs), n);
+                }
+                Op::PopCopySlice(max) => {
+                    let mut buf = vec![0u16; max];
+                    let n = max.min(model.len());
+                    prop_assert_eq!(rx.pop_copy_slice(&mut buf), n);
+                    let expected: Vec<u16> = model.drain(..n).collect();
+                    prop_assert_eq!(&buf[..n], &expected[..]);
+                }
             }
             prop_assert_eq!(tx.len(), model.len());
             prop_assert_eq!(rx.len(), model.len());
@@ -581,7 +739,12 @@ proptest! {
                     prop_assert_eq!(q.push(v), expected);
                 }
                 Op::Pop | Op::PopChunk(..) => prop_assert_eq!(q.pop(), model.pop_front()),
-                Op::PushSlice(vs) => {
+                Op::PopCopySlice(max) => {
+                    for _ in 0..max {
+                        prop_assert_eq!(q.pop(), model.pop_front());
+                    }
+                }
+                Op::PushSlice(vs) | Op::PushCopySlice(vs) => {
                     for v in vs {
                         let expected = if model.len() < cap { model.push_back(v); Ok(()) } else { Err(Full(v)) };
                         prop_assert_eq!(q.push(v), expected);

@@ -1,7 +1,10 @@
 // BUG: `tail` is published and read with Relaxed (a), and the producer reads `head` with Relaxed (b).
-use super::sync::{Arc, AtomicUsize, Ordering, UnsafeCell};
+use super::sync::{copy_from_cells, copy_to_cells, Arc, AtomicUsize, Ordering, UnsafeCell};
 use crate::spsc::{CachePadded, CapacityError, Full};
 use std::mem::MaybeUninit;
+
+/// One payload slot of the ring.
+type Slot<T> = UnsafeCell<MaybeUninit<T>>;
 
 /// The state both halves share; dropped (and drained) by whichever half is dropped last.
 struct Shared<T> {
@@ -23,6 +26,25 @@ impl<T> Shared<T> {
     fn slot(&self, pos: usize) -> &UnsafeCell<MaybeUninit<T>> {
         debug_assert!(pos < 2 * self.capacity);
         &self.slots[if pos >= self.capacity { pos - self.capacity } else { pos }]
+    }
+
+    /// The slot index of position `pos`.
+    fn index(&self, pos: usize) -> usize {
+        debug_assert!(pos < 2 * self.capacity);
+        if pos >= self.capacity {
+            pos - self.capacity
+        } else {
+            pos
+        }
+    }
+
+    /// The slots of the `n <= capacity` positions from `pos`, as at most two contiguous runs:
+    /// up to the end of the slot array, then the wrapped part (empty if there is none).
+    fn runs(&self, pos: usize, n: usize) -> (&[Slot<T>], &[Slot<T>]) {
+        debug_assert!(n <= self.capacity);
+        let start = self.index(pos);
+        let first = n.min(self.capacity - start);
+        (&self.slots[start..start + first], &self.slots[..n - first])
     }
 
     /// `pos` advanced by `n <= capacity` positions.
@@ -212,6 +234,31 @@ impl<T> Producer<T> {
         self.push_iter(items.iter().cloned())
     }
 
+    /// Copies items from the front of `items` into the ring (as many as fit) as at most two
+    /// contiguous runs, then publishes them with one store; returns how many were pushed. The
+    /// `T: Copy` fast path of [`Producer::push_slice`].
+    pub fn push_copy_slice(&mut self, items: &[T]) -> usize
+    where
+        T: Copy,
+    {
+        let n = self.free_slots(items.len()).min(items.len());
+        if n == 0 {
+            return 0;
+        }
+        let (a, b) = self.shared.runs(self.tail, n);
+        let (src_a, src_b) = items[..n].split_at(a.len());
+        // SAFETY: `runs` gives runs of the lengths of `src_a`/`src_b` (1.), and its `n` slots are
+        // free (2.): `free_slots` counted them from a `head` loaded with Acquire (the consumer
+        // has finished reading them) or never written, and only this producer writes slots.
+        unsafe {
+            copy_to_cells(a, src_a);
+            copy_to_cells(b, src_b);
+        }
+        self.tail = self.shared.advance(self.tail, n);
+        self.shared.publish_tail(self.tail);
+        n
+    }
+
     /// The number of slots.
     pub fn capacity(&self) -> usize {
         self.shared.capacity
@@ -297,6 +344,31 @@ impl<T> Consumer<T> {
             remaining: len,
             taken: 0,
         }
+    }
+
+    /// Copies the oldest items out into `dst` (as many as are ready, up to `dst.len()`) as at
+    /// most two contiguous runs, then publishes `head` with one store; returns how many were
+    /// popped (they fill the front of `dst`). The `T: Copy` fast path of [`Consumer::pop_chunk`].
+    pub fn pop_copy_slice(&mut self, dst: &mut [T]) -> usize
+    where
+        T: Copy,
+    {
+        let n = self.ready_slots(dst.len()).min(dst.len());
+        if n == 0 {
+            return 0;
+        }
+        let (a, b) = self.shared.runs(self.head, n);
+        let (dst_a, dst_b) = dst[..n].split_at_mut(a.len());
+        // SAFETY: `runs` gives runs of the lengths of `dst_a`/`dst_b` (1.); its `n` slots are full
+        // (2.): the producer wrote them before the tail we loaded with Acquire; and it will not
+        // write them again (3.) until we publish a `head` past them, below.
+        unsafe {
+            copy_from_cells(dst_a, a);
+            copy_from_cells(dst_b, b);
+        }
+        self.head = self.shared.advance(self.head, n);
+        self.shared.publish_head(self.head);
+        n
     }
 
     /// The number of slots.

@@ -43,3 +43,38 @@ impl<T> UnsafeCell<T> {
         self.0.into_inner()
     }
 }
+
+/// Copies `src` into the run of cells `dst` one cell at a time, so that loom checks (and the
+/// trace shows) every slot write.
+///
+/// # Safety
+/// 1. `dst.len() == src.len()`.
+/// 2. No other thread reads or writes any cell of `dst` during the call (loom reports a
+///    causality violation if one does).
+#[track_caller]
+pub unsafe fn copy_to_cells<T: Copy>(dst: &[UnsafeCell<std::mem::MaybeUninit<T>>], src: &[T]) {
+    assert_eq!(dst.len(), src.len(), "copy_to_cells: lengths differ");
+    for (cell, &value) in dst.iter().zip(src) {
+        // SAFETY: loom's `with_mut` pointer is valid for writes; exclusivity is precondition 2,
+        // which loom itself checks.
+        cell.with_mut(|p| unsafe { p.write(std::mem::MaybeUninit::new(value)) });
+    }
+}
+
+/// Copies the run of cells `src` out into `dst` one cell at a time, so that loom checks (and the
+/// trace shows) every slot read.
+///
+/// # Safety
+/// 1. `dst.len() == src.len()`.
+/// 2. Every cell of `src` is initialized.
+/// 3. No other thread writes any cell of `src` during the call (loom reports a causality
+///    violation if one does).
+#[track_caller]
+pub unsafe fn copy_from_cells<T: Copy>(dst: &mut [T], src: &[UnsafeCell<std::mem::MaybeUninit<T>>]) {
+    assert_eq!(dst.len(), src.len(), "copy_from_cells: lengths differ");
+    for (out, cell) in dst.iter_mut().zip(src) {
+        // SAFETY: the cell is initialized (precondition 2) and not written concurrently
+        // (precondition 3, checked by loom); `T: Copy`, so reading it leaves it valid.
+        *out = cell.with(|p| unsafe { (*p).assume_init() });
+    }
+}

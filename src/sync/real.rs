@@ -35,3 +35,37 @@ impl<T> UnsafeCell<T> {
         self.0.into_inner()
     }
 }
+
+/// Copies `src` into the run of cells `dst` with one `memcpy` (the real backend's batch write).
+///
+/// # Safety
+/// 1. `dst.len() == src.len()`.
+/// 2. No other thread reads or writes any cell of `dst` during the call: the caller owns them by
+///    its protocol (for the SPSC ring: free slots, written only by the producer).
+#[inline(always)]
+pub unsafe fn copy_to_cells<T: Copy>(dst: &[UnsafeCell<std::mem::MaybeUninit<T>>], src: &[T]) {
+    debug_assert_eq!(dst.len(), src.len(), "copy_to_cells: lengths differ");
+    // SAFETY: `UnsafeCell<MaybeUninit<T>>` is `repr(transparent)` over std's `UnsafeCell`, itself
+    // `repr(transparent)`, over `MaybeUninit<T>`, which has `T`'s layout: `dst` is `dst.len()`
+    // contiguous `T` slots, writable through a shared reference (interior mutability), and nobody
+    // else touches them (precondition 2). `src` has the same length (precondition 1) and cannot
+    // overlap the cells: it is a `&[T]` while nobody holds a reference into them.
+    unsafe { std::ptr::copy_nonoverlapping(src.as_ptr(), dst.as_ptr() as *mut T, src.len()) }
+}
+
+/// Copies the run of cells `src` out into `dst` with one `memcpy` (the real backend's batch read).
+///
+/// # Safety
+/// 1. `dst.len() == src.len()`.
+/// 2. Every cell of `src` is initialized.
+/// 3. No other thread writes any cell of `src` during the call (for the SPSC ring: full slots,
+///    which the producer does not write until the consumer publishes `head` past them).
+#[inline(always)]
+pub unsafe fn copy_from_cells<T: Copy>(dst: &mut [T], src: &[UnsafeCell<std::mem::MaybeUninit<T>>]) {
+    debug_assert_eq!(dst.len(), src.len(), "copy_from_cells: lengths differ");
+    // SAFETY: as in `copy_to_cells`, `src` is `src.len()` contiguous `T` slots; they are
+    // initialized (precondition 2) and not written concurrently (precondition 3), so reading them
+    // as `T: Copy` is a plain copy; `dst` has the same length (precondition 1) and, being a
+    // `&mut [T]`, cannot overlap the cells.
+    unsafe { std::ptr::copy_nonoverlapping(src.as_ptr() as *const T, dst.as_mut_ptr(), dst.len()) }
+}
