@@ -256,10 +256,15 @@ impl fmt::Display for UsageError {
 
 impl std::error::Error for UsageError {}
 
+/// Whether this build can drive `demo` (the reclaimer needs the cargo feature `epoch`).
+pub fn available(demo: &Demo) -> bool {
+    demo.concept != "reclaim" || EPOCH
+}
+
 /// Finds a demo by name, or explains what exists and suggests the closest name.
 pub fn find(name: &str) -> Result<&'static Demo, UsageError> {
     if let Some(d) = DEMOS.iter().find(|d| d.name == name) {
-        if d.concept == "reclaim" && !EPOCH {
+        if !available(d) {
             return Err(UsageError(format!(
                 "demo `{name}` needs the `epoch` feature, which this build left out: cargo run --release --features epoch"
             )));

@@ -91,6 +91,12 @@ enum CheckerArg {
 }
 
 fn main() {
+    // SAFETY: restoring the default SIGPIPE action at startup, before any thread exists, has no
+    // memory-safety preconditions; it makes `lockfree-lab list | head` end quietly instead of
+    // panicking on a closed pipe.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
     let cli: Cli = lockfree_lab::cli::parse();
     let result = match cli.command {
         None => {
@@ -163,9 +169,14 @@ fn overview(json: bool) {
         return;
     }
     println!("lockfree-lab — lock-free programming you can run, check and break\n");
-    println!("{:<17} {:<20} lesson", "demo", "you can");
+    println!("{:<17} {:<22} lesson", "demo", "you can");
     for d in DEMOS {
-        println!("{:<17} {:<20} {}", d.name, d.abilities(), d.lesson);
+        let abilities = if lab::available(d) {
+            d.abilities()
+        } else {
+            "needs --features epoch".into()
+        };
+        println!("{:<17} {:<22} {}", d.name, abilities, d.lesson);
     }
     println!(
         "\nnext: `cargo run --release -- list` (all demos, as the seed groups them), \
@@ -198,11 +209,19 @@ fn list(json: bool) {
         println!("{group}");
         for (title, names) in &built {
             for name in names.iter() {
-                let d = lab::find(name).expect("registry names exist");
+                let d = DEMOS
+                    .iter()
+                    .find(|d| d.name == *name)
+                    .expect("every seed name is a demo (unit-tested)");
+                let abilities = if lab::available(d) {
+                    d.abilities()
+                } else {
+                    "needs --features epoch".into()
+                };
                 println!(
-                    "  {:<17} {:<20} {:<26} {}",
+                    "  {:<17} {:<22} {:<26} {}",
                     d.name,
-                    d.abilities(),
+                    abilities,
                     format!("[{title}]"),
                     d.lesson
                 );

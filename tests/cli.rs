@@ -289,3 +289,10 @@ fn rcu_demos_show_the_stalled_reclamation_and_shuttles_blind_spot() {
     assert!(out.contains("cannot see this bug class"), "{out}");
     misuse(&["run", "rcu-grace"], "cannot run on real cores");
 }
+
+#[cfg(not(feature = "epoch"))]
+#[test]
+fn rcu_demos_say_they_need_the_epoch_feature() {
+    misuse(&["run", "rcu"], "needs the `epoch` feature");
+    assert!(stdout(&["list"]).contains("needs --features epoch"));
+}
