@@ -83,14 +83,7 @@ pub fn run_threads<R: Send>(threads: usize, pin: Pin, work: impl Fn(usize) -> R 
             .map(|i| {
                 let (barrier, work, cores) = (&barrier, &work, &cores);
                 s.spawn(move || {
-                    let core = match pin {
-                        Pin::None => None,
-                        Pin::Spread => cores.get(i % cores.len().max(1)),
-                        Pin::SameCore => cores.first(),
-                    };
-                    if let Some(core) = core {
-                        core_affinity::set_for_current(*core);
-                    }
+                    pin_current(pin, i, cores);
                     barrier.wait();
                     let cpu0 = thread_cpu_time();
                     let r = work(i);
@@ -110,6 +103,19 @@ pub fn run_threads<R: Send>(threads: usize, pin: Pin, work: impl Fn(usize) -> R 
         (results, cpu, start.elapsed())
     });
     (results, Parallelism { wall, cpu })
+}
+
+/// Pins the calling thread, thread `index` of a group, as `pin` says (`cores` from
+/// `core_affinity::get_core_ids`).
+pub fn pin_current(pin: Pin, index: usize, cores: &[core_affinity::CoreId]) {
+    let core = match pin {
+        Pin::None => None,
+        Pin::Spread => cores.get(index % cores.len().max(1)),
+        Pin::SameCore => cores.first(),
+    };
+    if let Some(core) = core {
+        core_affinity::set_for_current(*core);
+    }
 }
 
 /// Where [`run_threads`] puts its threads.

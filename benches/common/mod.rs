@@ -86,14 +86,7 @@ pub fn parallel_tasks<R: Send, F: FnOnce() -> R + Send>(pin: Pin, tasks: Vec<F>)
             .map(|(i, task)| {
                 let (barrier, cores) = (&barrier, &cores);
                 s.spawn(move || {
-                    let core = match pin {
-                        Pin::None => None,
-                        Pin::Spread => cores.get(i % cores.len().max(1)),
-                        Pin::SameCore => cores.first(),
-                    };
-                    if let Some(core) = core {
-                        core_affinity::set_for_current(*core);
-                    }
+                    lockfree_lab::hw::pin_current(pin, i, cores);
                     barrier.wait();
                     let cpu0 = lockfree_lab::hw::thread_cpu_time();
                     let start = Instant::now();
