@@ -11,7 +11,9 @@ pub struct Counter {
 impl Counter {
     /// A counter at zero.
     pub fn new() -> Self {
-        Self { value: AtomicU64::new(0) }
+        Self {
+            value: AtomicU64::new(0),
+        }
     }
 
     /// Adds one.
@@ -31,7 +33,10 @@ impl Counter {
             // FIX: the new value is computed from the value this CAS compares against.
             let next = current + 1;
             // ORDERING: Relaxed/Relaxed [count] — success publishes nothing; failure only reloads.
-            match self.value.compare_exchange_weak(current, next, Ordering::Relaxed, Ordering::Relaxed) {
+            match self
+                .value
+                .compare_exchange_weak(current, next, Ordering::Relaxed, Ordering::Relaxed)
+            {
                 Ok(_) => return retries,
                 Err(actual) => {
                     retries += 1;

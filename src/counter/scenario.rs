@@ -9,7 +9,13 @@ pub fn two_increments<C: Count>(use_cas: bool) -> u64 {
     let workers: Vec<_> = (0..2)
         .map(|_| {
             let counter = Arc::clone(&counter);
-            thread::spawn(move || if use_cas { counter.increment_cas() } else { counter.increment_once() })
+            thread::spawn(move || {
+                if use_cas {
+                    counter.increment_cas()
+                } else {
+                    counter.increment_once()
+                }
+            })
         })
         .collect();
     let retries: u64 = workers.into_iter().map(|w| w.join().unwrap()).sum();

@@ -16,7 +16,11 @@ pub fn message_passing(mode: Mode) {
     };
     writer.join().unwrap();
     if let Some(data) = reader.join().unwrap() {
-        assert_eq!(data, super::mp::MESSAGE, "stale read: the reader saw ready == true but data == {data} ({mode})");
+        assert_eq!(
+            data,
+            super::mp::MESSAGE,
+            "stale read: the reader saw ready == true but data == {data} ({mode})"
+        );
     }
 }
 
@@ -32,7 +36,10 @@ pub fn store_buffering(mode: Mode) {
         thread::spawn(move || sb.thread_b(mode))
     };
     let (ra, rb) = (a.join().unwrap(), b.join().unwrap());
-    assert!(ra == 1 || rb == 1, "both loads read 0: each thread missed the other's store ({mode})");
+    assert!(
+        ra == 1 || rb == 1,
+        "both loads read 0: each thread missed the other's store ({mode})"
+    );
 }
 
 /// IRIW: panics with `readers disagree` if the two readers saw the writes in opposite orders.
@@ -58,5 +65,8 @@ pub fn iriw(mode: Mode) {
     wy.join().unwrap();
     let ((x1, y1), (y2, x2)) = (r1.join().unwrap(), r2.join().unwrap());
     let disagree = (x1, y1) == (1, 0) && (y2, x2) == (1, 0);
-    assert!(!disagree, "readers disagree: one saw x before y, the other y before x ({mode})");
+    assert!(
+        !disagree,
+        "readers disagree: one saw x before y, the other y before x ({mode})"
+    );
 }
