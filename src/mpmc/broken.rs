@@ -1,7 +1,7 @@
 // BUG: no per-slot stamp: producers trust `head` to say a slot is free, consumers trust `tail` to
 // BUG: say it is written, but each side moves its index *before* it accesses the slot.
 use super::slot::UnsafeSlot;
-use super::sync::{fence, spin_loop, AtomicUsize, Ordering};
+use super::sync::{fence, AtomicUsize, Backoff, Ordering};
 use crate::mpmc::{CachePadded, CapacityError, Full, RacySlot, Slot}; // BUG: RacySlot
 use std::marker::PhantomData;
 
@@ -132,6 +132,7 @@ impl<T, S: RacySlot<T>> Queue<T, S> {
     pub fn push(&self, value: T) -> Result<(), Full<T>> {
         // ORDERING: Relaxed [tail-claim] — a first guess at the position; the CAS below checks it.
         let mut tail = self.tail.load(Ordering::Relaxed);
+        let backoff = Backoff::new();
         loop {
             let entry = self.entry(tail);
             // BUG: the slot counts as free once `head` has passed it; the consumer that moved `head`
@@ -157,7 +158,11 @@ impl<T, S: RacySlot<T>> Queue<T, S> {
                         // BUG: nothing marks the slot written: consumers trusted the `tail` CAS above.
                         return Ok(());
                     }
-                    Err(current) => tail = current,
+                    Err(current) => {
+                        // Lost the race for the position: back off before the next guess.
+                        tail = current;
+                        backoff.spin();
+                    }
                 }
             } else if stamp.wrapping_add(self.one_lap) == tail + 1 {
                 // The slot holds the previous lap's item: the queue is full, unless a consumer has
@@ -169,12 +174,12 @@ impl<T, S: RacySlot<T>> Queue<T, S> {
                 if head.wrapping_add(self.one_lap) == tail {
                     return Err(Full(value));
                 }
-                spin_loop();
+                backoff.spin();
                 // ORDERING: Relaxed [tail-claim] — a fresh guess, as above.
                 tail = self.tail.load(Ordering::Relaxed);
             } else {
                 // Another producer has taken `tail` already: our guess is stale.
-                spin_loop();
+                backoff.snooze();
                 // ORDERING: Relaxed [tail-claim] — a fresh guess, as above.
                 tail = self.tail.load(Ordering::Relaxed);
             }
@@ -185,6 +190,7 @@ impl<T, S: RacySlot<T>> Queue<T, S> {
     pub fn pop(&self) -> Option<T> {
         // ORDERING: Relaxed [head-claim] — a first guess at the position; the CAS below checks it.
         let mut head = self.head.load(Ordering::Relaxed);
+        let backoff = Backoff::new();
         loop {
             let entry = self.entry(head);
             // BUG: the slot counts as written once `tail` has passed it; the producer that moved
@@ -206,7 +212,11 @@ impl<T, S: RacySlot<T>> Queue<T, S> {
                         // BUG: nothing marks the slot read: producers trusted the `head` CAS above.
                         return Some(value);
                     }
-                    Err(current) => head = current,
+                    Err(current) => {
+                        // Lost the race for the position: back off before the next guess.
+                        head = current;
+                        backoff.spin();
+                    }
                 }
             } else if stamp == head {
                 // The slot is empty for this lap: the queue is empty, unless a producer has already
@@ -218,12 +228,12 @@ impl<T, S: RacySlot<T>> Queue<T, S> {
                 if tail == head {
                     return None;
                 }
-                spin_loop();
+                backoff.spin();
                 // ORDERING: Relaxed [head-claim] — a fresh guess, as above.
                 head = self.head.load(Ordering::Relaxed);
             } else {
                 // Another consumer has taken `head` already: our guess is stale.
-                spin_loop();
+                backoff.snooze();
                 // ORDERING: Relaxed [head-claim] — a fresh guess, as above.
                 head = self.head.load(Ordering::Relaxed);
             }

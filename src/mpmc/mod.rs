@@ -230,20 +230,26 @@ pub fn run_on_cores(
                 // never a pushed value.
                 for n in 0..per_producer {
                     let mut v = ((i as u64) << 40 | n) + 1;
+                    // Spin, then yield: more threads than cores is the normal case here.
+                    let backoff = crossbeam_utils::Backoff::new();
                     while let Err(Full(back)) = q.push(v) {
                         v = back;
-                        std::hint::spin_loop();
+                        backoff.snooze();
                     }
                 }
                 // ORDERING: Release [producers-done] — not needed for the count; keeps the tally honest on weak CPUs.
                 done.fetch_add(1, Ordering::Release);
             } else {
+                let backoff = crossbeam_utils::Backoff::new();
                 loop {
                     match q.pop() {
-                        Some(v) => got.push(v),
+                        Some(v) => {
+                            got.push(v);
+                            backoff.reset();
+                        }
                         // ORDERING: Acquire [producers-done] — pairs with the producers' Release increments.
                         None if done.load(Ordering::Acquire) == producers => break,
-                        None => std::hint::spin_loop(),
+                        None => backoff.snooze(),
                     }
                 }
             }

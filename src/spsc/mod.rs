@@ -263,16 +263,20 @@ pub fn run_on_cores(capacity: usize, items: u64, pin: crate::hw::Pin) -> Result<
             let mut full = 0;
             for n in 0..items {
                 let mut v = n;
+                // Spin, then yield: with both threads on one core (or a busy machine) a pure spin
+                // would burn the time slice the consumer needs.
+                let backoff = crossbeam_utils::Backoff::new();
                 while let Err(Full(back)) = tx.push(v) {
                     full += 1;
                     v = back;
-                    std::hint::spin_loop();
+                    backoff.snooze();
                 }
             }
             (0, 0, full)
         } else {
             let mut rx = halves.lock().unwrap().1.take().expect("one consumer");
             let (mut next, mut in_order, mut mismatches) = (0u64, 0u64, 0u64);
+            let backoff = crossbeam_utils::Backoff::new();
             while next < items {
                 let mut got = false;
                 for v in rx.pop_chunk(64) {
@@ -284,8 +288,10 @@ pub fn run_on_cores(capacity: usize, items: u64, pin: crate::hw::Pin) -> Result<
                     }
                     next += 1;
                 }
-                if !got {
-                    std::hint::spin_loop();
+                if got {
+                    backoff.reset();
+                } else {
+                    backoff.snooze();
                 }
             }
             (in_order, mismatches, 0)

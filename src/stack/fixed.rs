@@ -1,7 +1,6 @@
 // FIX: the head carries a 32-bit tag bumped by every successful CAS, so a stale CAS fails.
-use super::sync::{AtomicU32, AtomicU64, Ordering};
+use super::sync::{AtomicU32, AtomicU64, Backoff, Ordering};
 use crate::stack::{index, pack, tag, Local, PopAttempt, Snapshot, NIL};
-use crossbeam_utils::Backoff;
 
 /// One arena node. Both fields are atomics: a stale popper reading a node that its next owner is
 /// rewriting reads an old or a new value, never a torn one (the bug is logical, never UB).

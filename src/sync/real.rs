@@ -7,6 +7,9 @@ pub use std::thread;
 /// Busy-wait hint; on real cores a `pause` instruction, under a checker a yield.
 pub use std::hint::spin_loop;
 
+/// Exponential backoff for spin loops: crossbeam-utils' own (spin, then yield to the OS).
+pub use crossbeam_utils::Backoff;
+
 /// A cell whose contents are shared by a protocol, with loom's closure API so algorithm code is
 /// identical on every backend. On real hardware `with`/`with_mut` compile to a bare pointer.
 #[derive(Debug)]
