@@ -27,8 +27,20 @@
 /// Compiles a concept's algorithm files once per backend, in the same build:
 /// `real` (std atomics), `loom` and `shuttle`. An algorithm file names no backend: it imports
 /// everything from `super::sync`.
+///
+/// Files listed after `checkers only:` are compiled for loom and shuttle but not for `real`: a
+/// broken variant whose bug is a data race on plain memory. Under loom the race is a reported
+/// failure (its `UnsafeCell` checks every access before it happens) and shuttle runs one thread
+/// at a time, so neither lets it become undefined behaviour; on real threads nothing could stop
+/// it, so the real backend does not have these modules at all.
 macro_rules! backends {
     ($($(#[$doc:meta])* $module:ident => $file:literal),+ $(,)?) => {
+        backends!($($(#[$doc])* $module => $file),+ ; checkers only:);
+    };
+    (
+        $($(#[$doc:meta])* $module:ident => $file:literal),+ ;
+        checkers only: $($(#[$cdoc:meta])* $cmodule:ident => $cfile:literal),* $(,)?
+    ) => {
         /// Compiled on std atomics: real cores, zero overhead.
         pub mod real {
             #[allow(unused_imports)]
@@ -40,12 +52,14 @@ macro_rules! backends {
             #[allow(unused_imports)]
             use crate::sync::loom as sync;
             $( $(#[$doc])* pub mod $module { include!($file); } )+
+            $( $(#[$cdoc])* pub mod $cmodule { include!($cfile); } )*
         }
         /// Compiled on shuttle's atomics: explored by shuttle's random and PCT schedulers.
         pub mod shuttle {
             #[allow(unused_imports)]
             use crate::sync::shuttle as sync;
             $( $(#[$doc])* pub mod $module { include!($file); } )+
+            $( $(#[$cdoc])* pub mod $cmodule { include!($cfile); } )*
         }
     };
 }

@@ -53,10 +53,20 @@
 //! | shuttle        | found (PCT and random)       | **missed**: shuttle runs every atomic as SeqCst | passes             |
 //! | real x86 cores | not run: a real data race    | SB is visible on x86 (`litmus`), not demoed here | —                  |
 //!
-//! `reclaim::real::broken` and `reclaim::real::acqrel` exist only because every algorithm file
-//! is compiled for each backend; their `Sync` claim is the one their bug breaks, so nothing in
-//! the crate shares them between OS threads (that would be a data race, i.e. undefined
-//! behaviour, instead of a caught bug), and they do not implement [`Read`]/[`Update`].
+//! `broken` and `acqrel` are compiled only for the checkers (`reclaim::loom::{broken, acqrel}`,
+//! `reclaim::shuttle::{broken, acqrel}`; there is no `reclaim::real::broken`): their `Sync`
+//! claim is the one their bug breaks, which on real threads would be a data race, i.e. undefined
+//! behaviour instead of a caught bug. Under loom the racing access is reported before it
+//! happens; shuttle runs one thread at a time.
+//! ```compile_fail
+//! let (_writer, _reader) = lockfree_lab::reclaim::real::broken::new(0); // error: no `real::broken`
+//! ```
+//! ```compile_fail
+//! let (_writer, _reader) = lockfree_lab::reclaim::real::acqrel::new(0); // error: no `real::acqrel`
+//! ```
+//! ```
+//! let (_writer, _reader) = lockfree_lab::reclaim::real::fixed::new(0); // the fixed cell runs anywhere
+//! ```
 //!
 //! crossbeam-epoch's cell is tested on real threads and under shuttle with a fresh `Collector`
 //! per iteration, not under loom: that needs `--cfg crossbeam_loom` and crossbeam-epoch's `loom`
@@ -77,14 +87,16 @@
 //! UCAM-CL-TR-579 (2004) (epoch-based reclamation); the crossbeam-epoch documentation.
 
 backends! {
-    /// The broken cell: reclaims the old version at once.
-    broken => "broken.rs",
-    /// The broken cell: a grace period with Acquire/Release only (store buffering).
-    acqrel => "acqrel.rs",
     /// The fixed cell: a grace period with `fence(SeqCst)` on both sides.
     fixed => "fixed.rs",
     /// Model scenarios shared by loom and shuttle.
-    scenario => "scenario.rs",
+    scenario => "scenario.rs";
+    checkers only:
+    /// The broken cell: reclaims the old version at once (a data race: loom and shuttle only).
+    broken => "broken.rs",
+    /// The broken cell: a grace period with Acquire/Release only (store buffering; loom and
+    /// shuttle only).
+    acqrel => "acqrel.rs",
 }
 
 pub mod epoch_cell;

@@ -84,9 +84,16 @@
 //! | shuttle        | **blind**: it models every atomic as SeqCst, and has no race detector | **blind**, same reasons |
 //! | real x86-64    | never: TSO keeps the producer's stores, and the consumer's loads, in order; Release and Acquire compile to plain `mov`s | never: x86 does not let a store pass an earlier load |
 //!
-//! Both bugs are data races on non-atomic memory, i.e. undefined behaviour: `real::broken` is
-//! compiled (every file is compiled per backend) but nothing in this crate runs it on real
-//! threads. `examples/03-spsc-relaxed-publish.rs` runs the fixed ring on your cores, checks FIFO
+//! Both bugs are data races on non-atomic memory, i.e. undefined behaviour on real threads, so the
+//! broken ring is compiled only for the checkers (`loom::broken`, `shuttle::broken`; there is no
+//! `real::broken`): under loom the race is reported before the access happens, and shuttle runs
+//! one thread at a time. Only the checkers can build it:
+//! ```
+//! let _in_a_loom_model = lockfree_lab::spsc::loom::broken::channel::<u64>; // exists (call it in `loom::model`)
+//! ```
+//! ```compile_fail
+//! let (_tx, _rx) = lockfree_lab::spsc::real::broken::channel::<u64>(1); // error: no `real::broken`
+//! ``` `examples/03-spsc-relaxed-publish.rs` runs the fixed ring on your cores, checks FIFO
 //! order, and prints why x86 would not show the bug; the loom tests show it:
 //! `cargo test --test spsc loom_broken`.
 //!
@@ -100,13 +107,14 @@ use std::fmt;
 pub(crate) use crossbeam_utils::CachePadded;
 
 backends! {
-    /// The broken ring: Relaxed `tail` (a) and Relaxed `head` load (b). A data race: run it only
-    /// under loom (or shuttle, which runs one thread at a time), never on real threads.
-    broken => "broken.rs",
     /// The fixed ring.
     fixed => "fixed.rs",
     /// Model scenarios shared by loom and shuttle.
-    scenario => "scenario.rs",
+    scenario => "scenario.rs";
+    checkers only:
+    /// The broken ring: Relaxed `tail` (a) and Relaxed `head` load (b). A data race on the slots,
+    /// so it exists only under loom and shuttle; there is no `real::broken`.
+    broken => "broken.rs",
 }
 
 /// The value a push could not place: the ring was full. `.0` (or [`Full::into_inner`]) gives it
@@ -225,14 +233,7 @@ macro_rules! impl_halves {
         }
     )+};
 }
-impl_halves!(
-    real::broken,
-    real::fixed,
-    loom::broken,
-    loom::fixed,
-    shuttle::broken,
-    shuttle::fixed
-);
+impl_halves!(real::fixed, loom::broken, loom::fixed, shuttle::broken, shuttle::fixed);
 
 /// What one real-hardware run of the fixed ring did.
 #[derive(Clone, Debug)]
