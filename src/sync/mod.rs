@@ -216,3 +216,30 @@ macro_rules! traced_fence {
     };
 }
 pub(crate) use traced_fence;
+
+/// Writes `Backoff` for a checker backend: every `spin`/`snooze` is one checker yield (the
+/// backend's `spin_loop`), so a spin loop lets the other model threads run instead of growing the
+/// state space; crossbeam's `Backoff` would spin on the real CPU, invisible to the checker.
+macro_rules! checker_backoff {
+    () => {
+        /// Backoff under the model checker: each call is one checker yield.
+        #[derive(Debug, Default)]
+        pub struct Backoff(());
+
+        impl Backoff {
+            /// A fresh backoff.
+            pub fn new() -> Self {
+                Self(())
+            }
+            /// After a lost race (a failed CAS): yield to the checker.
+            pub fn spin(&self) {
+                spin_loop();
+            }
+            /// While waiting for another thread to finish a step: yield to the checker.
+            pub fn snooze(&self) {
+                spin_loop();
+            }
+        }
+    };
+}
+pub(crate) use checker_backoff;

@@ -11,26 +11,7 @@ pub use ::shuttle::thread;
 
 pub use super::real::UnsafeCell;
 
-/// Backoff under the checker: every `spin`/`snooze` is one checker yield, so a spin loop lets the
-/// other model threads run instead of growing the state space (crossbeam's `Backoff` would spin
-/// on the real CPU, invisible to the checker).
-#[derive(Debug, Default)]
-pub struct Backoff(());
-
-impl Backoff {
-    /// A fresh backoff.
-    pub fn new() -> Self {
-        Self(())
-    }
-    /// After a lost race (a failed CAS): yield to the checker.
-    pub fn spin(&self) {
-        spin_loop();
-    }
-    /// While waiting for another thread to finish a step: yield to the checker.
-    pub fn snooze(&self) {
-        spin_loop();
-    }
-}
+super::checker_backoff!();
 
 super::traced_int!(AtomicUsize, ::shuttle::sync::atomic::AtomicUsize, usize);
 super::traced_int!(AtomicU32, ::shuttle::sync::atomic::AtomicU32, u32);
