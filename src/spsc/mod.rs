@@ -81,7 +81,7 @@
 //! | checker        | (a) Relaxed `tail`                         | (b) Relaxed `head` load                    |
 //! |----------------|--------------------------------------------|--------------------------------------------|
 //! | loom           | found: causality violation on the slot read | found: causality violation on the slot write |
-//! | shuttle        | **blind**: it models every atomic as SeqCst, and has no race detector | **blind**, same reasons |
+//! | shuttle        | **blind**: it models every atomic as SeqCst, and a slot access never spans a scheduling point, so its cell check cannot fire | **blind**, same reasons |
 //! | real x86-64    | never: TSO keeps the producer's stores, and the consumer's loads, in order; Release and Acquire compile to plain `mov`s | never: x86 does not let a store pass an earlier load |
 //!
 //! Both bugs are data races on non-atomic memory, i.e. undefined behaviour on real threads, so the

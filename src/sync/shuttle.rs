@@ -1,15 +1,90 @@
 //! The shuttle backend: shuttle's atomics behind traced shims, threads and `Arc`.
 //!
-//! shuttle has no `UnsafeCell` of its own and does not detect data races; it also models every
-//! atomic as `SeqCst`, so this backend is for interleaving bugs only (see `CHECKERS` in the
-//! README).
+//! shuttle has no `UnsafeCell` of its own and no race detector: it runs one thread at a time and
+//! switches only at its own operations, and it models every atomic as `SeqCst`, so this backend
+//! is for interleaving bugs (see `CHECKERS` in the README). Its [`UnsafeCell`] does one check of
+//! its own: an access that overlaps another thread's closure across a scheduling point panics
+//! before it happens, so a broken variant never becomes undefined behaviour under shuttle.
 
 pub use ::shuttle::hint::spin_loop;
 pub use ::shuttle::sync::atomic::Ordering;
 pub use ::shuttle::sync::Arc;
 pub use ::shuttle::thread;
 
-pub use super::real::UnsafeCell;
+/// A cell with loom's closure API that checks, like loom's, that no thread writes it while
+/// another is inside `with` (or reads it inside another's `with_mut`), and panics *before* such
+/// an access. shuttle runs one thread at a time and switches only at its own operations, so an
+/// overlap happens only when a closure spans a scheduling point (an RCU reader holding a version
+/// across a yield): without this check the overlapping write would mutate memory behind a live
+/// `&T`, undefined behaviour that an optimizer may exploit (a release build then hides the bug).
+#[derive(Debug)]
+pub struct UnsafeCell<T> {
+    value: std::cell::UnsafeCell<T>,
+    /// `WRITING`, or the number of `with` closures running now.
+    state: std::sync::atomic::AtomicUsize,
+}
+
+/// `UnsafeCell::state` while a `with_mut` closure runs.
+const WRITING: usize = usize::MAX;
+
+/// Ends an access when the closure returns or unwinds: a read (`false`) leaves, a write (`true`)
+/// frees the cell.
+struct Access<'a>(&'a std::sync::atomic::AtomicUsize, bool);
+
+impl Drop for Access<'_> {
+    fn drop(&mut self) {
+        if self.1 {
+            // ORDERING: Relaxed [cell-check] — shuttle runs one thread at a time: bookkeeping, never a synchronization.
+            self.0.store(0, std::sync::atomic::Ordering::Relaxed);
+        } else {
+            // ORDERING: Relaxed [cell-check] — as above.
+            self.0.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+        }
+    }
+}
+
+impl<T> UnsafeCell<T> {
+    /// Wraps `value`.
+    pub const fn new(value: T) -> Self {
+        Self {
+            value: std::cell::UnsafeCell::new(value),
+            state: std::sync::atomic::AtomicUsize::new(0),
+        }
+    }
+    /// Runs `f` with a shared pointer to the contents; panics if a `with_mut` is running.
+    #[track_caller]
+    pub fn with<R>(&self, f: impl FnOnce(*const T) -> R) -> R {
+        // ORDERING: Relaxed [cell-check] — as in `Access`.
+        let readers = self.state.load(std::sync::atomic::Ordering::Relaxed);
+        assert!(
+            readers != WRITING,
+            "data race: a read of a cell while another thread is writing it (shuttle backend's cell check)"
+        );
+        // ORDERING: Relaxed [cell-check] — as in `Access`.
+        self.state.store(readers + 1, std::sync::atomic::Ordering::Relaxed);
+        let _end = Access(&self.state, false);
+        f(self.value.get())
+    }
+    /// Runs `f` with a mutable pointer to the contents; panics if another access is running.
+    #[track_caller]
+    pub fn with_mut<R>(&self, f: impl FnOnce(*mut T) -> R) -> R {
+        // ORDERING: Relaxed [cell-check] — as in `Access`.
+        let state = self.state.load(std::sync::atomic::Ordering::Relaxed);
+        assert!(
+            state == 0,
+            "data race: a write to a cell while another thread is {} it (shuttle backend's cell check)",
+            if state == WRITING { "writing" } else { "reading" }
+        );
+        // ORDERING: Relaxed [cell-check] — as in `Access`.
+        self.state.store(WRITING, std::sync::atomic::Ordering::Relaxed);
+        let _end = Access(&self.state, true);
+        f(self.value.get())
+    }
+    /// Unwraps the value.
+    pub fn into_inner(self) -> T {
+        self.value.into_inner()
+    }
+}
 
 super::checker_backoff!();
 
