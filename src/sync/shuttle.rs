@@ -54,6 +54,7 @@ impl<T> UnsafeCell<T> {
     /// Runs `f` with a shared pointer to the contents; panics if a `with_mut` is running.
     #[track_caller]
     pub fn with<R>(&self, f: impl FnOnce(*const T) -> R) -> R {
+        super::trace::record_plain(self as *const _ as usize, "read");
         // ORDERING: Relaxed [cell-check] — as in `Access`.
         let readers = self.state.load(std::sync::atomic::Ordering::Relaxed);
         assert!(
@@ -68,6 +69,7 @@ impl<T> UnsafeCell<T> {
     /// Runs `f` with a mutable pointer to the contents; panics if another access is running.
     #[track_caller]
     pub fn with_mut<R>(&self, f: impl FnOnce(*mut T) -> R) -> R {
+        super::trace::record_plain(self as *const _ as usize, "write");
         // ORDERING: Relaxed [cell-check] — as in `Access`.
         let state = self.state.load(std::sync::atomic::Ordering::Relaxed);
         assert!(
