@@ -147,11 +147,11 @@ mod tests {
         let reader = {
             let cell = Arc::clone(&cell);
             thread::spawn(move || {
-                // SAFETY: the cell is initialized; a write during this read is reported first.
                 cell.0.with(|p| {
                     if hold {
                         thread::yield_now();
                     }
+                    // SAFETY: the cell is initialized; a write during this read is reported first.
                     unsafe { *p }
                 })
             })
