@@ -201,17 +201,20 @@ fn zero_sized_types_work_and_drop() {
 
 // ---- FIFO and exactly-once under real threads ----
 
-fn spsc_fifo(cap: usize, n: u64) {
-    let (mut tx, mut rx) = channel::<u64>(cap);
+/// One producer pushes `0..n` (`push` returns false when full), one consumer checks they arrive
+/// in order. Waits back off (spin, then yield): a test binary runs tests side by side, and a pure
+/// spin on an oversubscribed machine burns the time slice the other side needs.
+fn fifo_1p1c(
+    cap: usize,
+    n: u64,
+    mut push: impl FnMut(u64) -> bool + Send,
+    mut pop: impl FnMut() -> Option<u64> + Send,
+) {
     std::thread::scope(|s| {
-        // Waits back off (spin, then yield): a test binary runs tests side by side, and a pure spin
-        // on an oversubscribed machine burns the time slice the other side needs.
         s.spawn(move || {
             for i in 0..n {
-                let mut v = i;
                 let backoff = Backoff::new();
-                while let Err(Full(back)) = tx.push(v) {
-                    v = back;
+                while !push(i) {
                     backoff.snooze();
                 }
             }
@@ -220,7 +223,7 @@ fn spsc_fifo(cap: usize, n: u64) {
             let mut next = 0;
             let backoff = Backoff::new();
             while next < n {
-                match rx.pop() {
+                match pop() {
                     Some(v) => {
                         assert_eq!(v, next, "capacity {cap}: out of order");
                         next += 1;
@@ -236,7 +239,8 @@ fn spsc_fifo(cap: usize, n: u64) {
 #[test]
 fn spsc_fifo_1p1c_parallel_capacity_1_2_3() {
     for cap in [1, 2, 3] {
-        spsc_fifo(cap, 50_000);
+        let (mut tx, mut rx) = channel::<u64>(cap);
+        fifo_1p1c(cap, 50_000, move |v| tx.push(v).is_ok(), move || rx.pop());
     }
 }
 
@@ -244,31 +248,7 @@ fn spsc_fifo_1p1c_parallel_capacity_1_2_3() {
 fn mpmc_fifo_1p1c_parallel_capacity_1_2_3() {
     for cap in [1, 2, 3] {
         let q = Queue::<u64>::new(cap);
-        let n = 50_000;
-        std::thread::scope(|s| {
-            s.spawn(|| {
-                for i in 0..n {
-                    let backoff = Backoff::new();
-                    while q.push(i).is_err() {
-                        backoff.snooze();
-                    }
-                }
-            });
-            s.spawn(|| {
-                let mut next = 0;
-                let backoff = Backoff::new();
-                while next < n {
-                    match q.pop() {
-                        Some(v) => {
-                            assert_eq!(v, next, "capacity {cap}: out of order");
-                            next += 1;
-                            backoff.reset();
-                        }
-                        None => backoff.snooze(),
-                    }
-                }
-            });
-        });
+        fifo_1p1c(cap, 50_000, |v| q.push(v).is_ok(), || q.pop());
     }
 }
 

@@ -143,8 +143,13 @@ pub fn record_extra(group: &str, id: &str, key: &str, value: f64) {
     if !measuring() {
         return;
     }
+    append_to_criterion_dir("lab-extra.tsv", &format!("{group}\t{id}\t{key}\t{value}\n"));
+}
+
+/// Appends `text` to `file` in criterion's output directory (created if missing).
+fn append_to_criterion_dir(file: &str, text: &str) {
     use std::io::Write;
-    let path = criterion_dir().join("lab-extra.tsv");
+    let path = criterion_dir().join(file);
     if let Some(dir) = path.parent() {
         let _ = std::fs::create_dir_all(dir);
     }
@@ -152,8 +157,9 @@ pub fn record_extra(group: &str, id: &str, key: &str, value: f64) {
         .create(true)
         .append(true)
         .open(&path)
-        .expect("open lab-extra.tsv");
-    writeln!(f, "{group}\t{id}\t{key}\t{value}").expect("write lab-extra.tsv");
+        .unwrap_or_else(|e| panic!("open {file}: {e}"));
+    f.write_all(text.as_bytes())
+        .unwrap_or_else(|e| panic!("write {file}: {e}"));
 }
 
 /// Criterion's output directory, found as criterion finds it (`CRITERION_HOME`, then
@@ -237,16 +243,6 @@ pub fn paired(group: &str, mut candidates: Vec<Candidate<'_>>) {
             ));
         }
     }
-    use std::io::Write;
-    let path = criterion_dir().join("lab-paired.tsv");
-    if let Some(dir) = path.parent() {
-        let _ = std::fs::create_dir_all(dir);
-    }
-    let mut f = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(&path)
-        .expect("open lab-paired.tsv");
-    f.write_all(lines.as_bytes()).expect("write lab-paired.tsv");
+    append_to_criterion_dir("lab-paired.tsv", &lines);
     println!("{group}: paired measurement, {rounds} rounds of {k} candidates");
 }

@@ -20,8 +20,9 @@ pub use ::shuttle::thread;
 #[derive(Debug)]
 pub struct UnsafeCell<T> {
     value: std::cell::UnsafeCell<T>,
-    /// `WRITING`, or the number of `with` closures running now.
-    state: std::sync::atomic::AtomicUsize,
+    /// `WRITING`, or the number of `with` closures running now. A plain `Cell`: shuttle runs one
+    /// thread at a time, so the bookkeeping needs no synchronization.
+    state: std::cell::Cell<usize>,
 }
 
 /// `UnsafeCell::state` while a `with_mut` closure runs.
@@ -29,17 +30,11 @@ const WRITING: usize = usize::MAX;
 
 /// Ends an access when the closure returns or unwinds: a read (`false`) leaves, a write (`true`)
 /// frees the cell.
-struct Access<'a>(&'a std::sync::atomic::AtomicUsize, bool);
+struct Access<'a>(&'a std::cell::Cell<usize>, bool);
 
 impl Drop for Access<'_> {
     fn drop(&mut self) {
-        if self.1 {
-            // ORDERING: Relaxed [cell-check] — shuttle runs one thread at a time: bookkeeping, never a synchronization.
-            self.0.store(0, std::sync::atomic::Ordering::Relaxed);
-        } else {
-            // ORDERING: Relaxed [cell-check] — as above.
-            self.0.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
-        }
+        self.0.set(if self.1 { 0 } else { self.0.get() - 1 });
     }
 }
 
@@ -48,21 +43,19 @@ impl<T> UnsafeCell<T> {
     pub const fn new(value: T) -> Self {
         Self {
             value: std::cell::UnsafeCell::new(value),
-            state: std::sync::atomic::AtomicUsize::new(0),
+            state: std::cell::Cell::new(0),
         }
     }
     /// Runs `f` with a shared pointer to the contents; panics if a `with_mut` is running.
     #[track_caller]
     pub fn with<R>(&self, f: impl FnOnce(*const T) -> R) -> R {
         super::trace::record_plain(self as *const _ as usize, "read");
-        // ORDERING: Relaxed [cell-check] — as in `Access`.
-        let readers = self.state.load(std::sync::atomic::Ordering::Relaxed);
+        let readers = self.state.get();
         assert!(
             readers != WRITING,
             "data race: a read of a cell while another thread is writing it (shuttle backend's cell check)"
         );
-        // ORDERING: Relaxed [cell-check] — as in `Access`.
-        self.state.store(readers + 1, std::sync::atomic::Ordering::Relaxed);
+        self.state.set(readers + 1);
         let _end = Access(&self.state, false);
         f(self.value.get())
     }
@@ -70,15 +63,13 @@ impl<T> UnsafeCell<T> {
     #[track_caller]
     pub fn with_mut<R>(&self, f: impl FnOnce(*mut T) -> R) -> R {
         super::trace::record_plain(self as *const _ as usize, "write");
-        // ORDERING: Relaxed [cell-check] — as in `Access`.
-        let state = self.state.load(std::sync::atomic::Ordering::Relaxed);
+        let state = self.state.get();
         assert!(
             state == 0,
             "data race: a write to a cell while another thread is {} it (shuttle backend's cell check)",
             if state == WRITING { "writing" } else { "reading" }
         );
-        // ORDERING: Relaxed [cell-check] — as in `Access`.
-        self.state.store(WRITING, std::sync::atomic::Ordering::Relaxed);
+        self.state.set(WRITING);
         let _end = Access(&self.state, true);
         f(self.value.get())
     }
