@@ -21,28 +21,36 @@ pub(crate) fn thread_index() -> Option<usize> {
 /// loom's `UnsafeCell` (it reports concurrent accesses as a causality violation), with each
 /// access traced so that the counterexample shows the racing plain-memory read or write.
 #[derive(Debug)]
-pub struct UnsafeCell<T>(::loom::cell::UnsafeCell<T>);
+pub struct UnsafeCell<T> {
+    inner: ::loom::cell::UnsafeCell<T>,
+    owner: super::Owner,
+}
 
 impl<T> UnsafeCell<T> {
     /// Wraps `value`.
     pub fn new(value: T) -> Self {
-        Self(::loom::cell::UnsafeCell::new(value))
+        Self {
+            inner: ::loom::cell::UnsafeCell::new(value),
+            owner: super::Owner::current(),
+        }
     }
     /// Runs `f` with a shared pointer to the contents (a plain read: traced before loom checks it).
     #[track_caller]
     pub fn with<R>(&self, f: impl FnOnce(*const T) -> R) -> R {
+        self.owner.check();
         super::trace::record_plain(self as *const _ as usize, "read");
-        self.0.with(f)
+        self.inner.with(f)
     }
     /// Runs `f` with a mutable pointer to the contents (a plain write: traced before loom checks it).
     #[track_caller]
     pub fn with_mut<R>(&self, f: impl FnOnce(*mut T) -> R) -> R {
+        self.owner.check();
         super::trace::record_plain(self as *const _ as usize, "write");
-        self.0.with_mut(f)
+        self.inner.with_mut(f)
     }
     /// Unwraps the value.
     pub fn into_inner(self) -> T {
-        self.0.into_inner()
+        self.inner.into_inner()
     }
 }
 

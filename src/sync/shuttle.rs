@@ -23,6 +23,8 @@ pub struct UnsafeCell<T> {
     /// `WRITING`, or the number of `with` closures running now. A plain `Cell`: shuttle runs one
     /// thread at a time, so the bookkeeping needs no synchronization.
     state: std::cell::Cell<usize>,
+    /// The OS thread whose executions may touch the cell (see [`super::Owner`]).
+    owner: super::Owner,
 }
 
 /// `UnsafeCell::state` while a `with_mut` closure runs.
@@ -40,15 +42,17 @@ impl Drop for Access<'_> {
 
 impl<T> UnsafeCell<T> {
     /// Wraps `value`.
-    pub const fn new(value: T) -> Self {
+    pub fn new(value: T) -> Self {
         Self {
             value: std::cell::UnsafeCell::new(value),
             state: std::cell::Cell::new(0),
+            owner: super::Owner::current(),
         }
     }
     /// Runs `f` with a shared pointer to the contents; panics if a `with_mut` is running.
     #[track_caller]
     pub fn with<R>(&self, f: impl FnOnce(*const T) -> R) -> R {
+        self.owner.check();
         super::trace::record_plain(self as *const _ as usize, "read");
         let readers = self.state.get();
         assert!(
@@ -62,6 +66,7 @@ impl<T> UnsafeCell<T> {
     /// Runs `f` with a mutable pointer to the contents; panics if another access is running.
     #[track_caller]
     pub fn with_mut<R>(&self, f: impl FnOnce(*mut T) -> R) -> R {
+        self.owner.check();
         super::trace::record_plain(self as *const _ as usize, "write");
         let state = self.state.get();
         assert!(
