@@ -18,8 +18,28 @@ pub fn exit_on(e: clap::Error) -> ! {
     if matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion) {
         e.exit();
     }
-    eprintln!("{}", one_line(&e.render().to_string()));
+    let mut rendered = e.render().to_string();
+    // An argument with a newline (or any control character) in it would break the one line, or
+    // hide part of the message: show it escaped, as the user would have to type it.
+    for arg in std::env::args().skip(1).filter(|a| a.chars().any(char::is_control)) {
+        rendered = rendered.replace(&arg, &escape_controls(&arg));
+    }
+    eprintln!("{}", one_line(&rendered));
     std::process::exit(2);
+}
+
+/// `s` with every control character (newline, tab, escape…) written as an escape (`\n`, `\t`,
+/// `\u{1b}`), so that echoing user input never breaks a one-line message.
+pub fn escape_controls(s: &str) -> String {
+    s.chars()
+        .map(|c| {
+            if c.is_control() {
+                c.escape_default().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
 }
 
 /// Folds clap's multi-line error into one line: `error: invalid value 'x' for '--ordering
@@ -36,6 +56,6 @@ pub fn one_line(rendered: &str) -> String {
 
 /// Prints `error: {message}` and exits with code 2: for invalid input found after parsing.
 pub fn usage_error(message: impl std::fmt::Display) -> ! {
-    eprintln!("error: {message}");
+    eprintln!("error: {}", escape_controls(&message.to_string()));
     std::process::exit(2);
 }

@@ -91,6 +91,15 @@ pub struct Demo {
     pub step: bool,
     /// Fixed thread count (litmus tests), or `None` when `--threads` is accepted.
     pub fixed_threads: Option<usize>,
+    /// The largest `--iterations` a run accepts, and why (a run keeps every outcome, value or
+    /// retired version in memory): a run always fits in bounded memory.
+    #[serde(skip)]
+    pub max_iterations: (u64, &'static str),
+    /// The ordering whose loom counterexample is loom's known SeqCst false positive: loom models
+    /// SeqCst loads and stores as Acquire/Release (loom issue #180), so a correct SeqCst-only
+    /// protocol is reported as broken.
+    #[serde(skip)]
+    pub loom_false_positive: Option<Mode>,
 }
 
 fn ser_modes<S: serde::Serializer>(modes: &&'static [Mode], s: S) -> Result<S::Ok, S::Error> {
@@ -119,6 +128,17 @@ const LITMUS_MODES: &[Mode] = &Mode::ALL;
 /// Whether the reclaimer (cargo feature `epoch`) is compiled in.
 const EPOCH: bool = cfg!(feature = "epoch");
 
+/// `max_iterations` of a demo whose run keeps nothing per iteration: the CLI's own bound.
+const NO_LIMIT: (u64, &str) = (1_000_000_000, "the lab's bound on any run");
+/// Litmus runs keep both threads' outcome of every round (16 bytes each) to compare them.
+const LITMUS_ROUNDS: u64 = 10_000_000;
+const LITMUS_WHY: &str = "both threads keep every round's outcome in memory to compare them";
+/// The MPMC run keeps every value it delivers (8 bytes each) to find lost and duplicated ones:
+/// producers x iterations is bounded (400 MB of values).
+pub const MPMC_VALUES: u64 = 50_000_000;
+const MPMC_WHY: &str = "the run keeps every delivered value (8 bytes) to find lost and duplicated ones; \
+                        producers (threads / 2) x iterations must stay within it";
+
 /// Every demo the lab has built.
 pub const DEMOS: &[Demo] = &[
     Demo {
@@ -131,6 +151,8 @@ pub const DEMOS: &[Demo] = &[
         check: true,
         step: true,
         fixed_threads: None,
+        max_iterations: NO_LIMIT,
+        loom_false_positive: None,
     },
     Demo {
         name: "cas-retry",
@@ -142,6 +164,8 @@ pub const DEMOS: &[Demo] = &[
         check: true,
         step: true,
         fixed_threads: None,
+        max_iterations: NO_LIMIT,
+        loom_false_positive: None,
     },
     Demo {
         name: "message-passing",
@@ -153,6 +177,8 @@ pub const DEMOS: &[Demo] = &[
         check: true,
         step: true,
         fixed_threads: Some(2),
+        max_iterations: (LITMUS_ROUNDS, LITMUS_WHY),
+        loom_false_positive: None,
     },
     Demo {
         name: "store-buffering",
@@ -164,6 +190,8 @@ pub const DEMOS: &[Demo] = &[
         check: true,
         step: true,
         fixed_threads: Some(2),
+        max_iterations: (LITMUS_ROUNDS, LITMUS_WHY),
+        loom_false_positive: Some(Mode::SeqCst),
     },
     Demo {
         name: "iriw",
@@ -175,6 +203,8 @@ pub const DEMOS: &[Demo] = &[
         check: true,
         step: true,
         fixed_threads: Some(4),
+        max_iterations: (LITMUS_ROUNDS, LITMUS_WHY),
+        loom_false_positive: Some(Mode::SeqCst),
     },
     Demo {
         name: "spsc",
@@ -186,6 +216,8 @@ pub const DEMOS: &[Demo] = &[
         check: true,
         step: true,
         fixed_threads: Some(2),
+        max_iterations: NO_LIMIT,
+        loom_false_positive: None,
     },
     Demo {
         name: "mpmc",
@@ -197,6 +229,8 @@ pub const DEMOS: &[Demo] = &[
         check: true,
         step: true,
         fixed_threads: None,
+        max_iterations: (MPMC_VALUES, MPMC_WHY),
+        loom_false_positive: None,
     },
     Demo {
         name: "aba",
@@ -208,6 +242,8 @@ pub const DEMOS: &[Demo] = &[
         check: true,
         step: true,
         fixed_threads: None,
+        max_iterations: NO_LIMIT,
+        loom_false_positive: None,
     },
     Demo {
         name: "rcu",
@@ -219,6 +255,8 @@ pub const DEMOS: &[Demo] = &[
         check: EPOCH,
         step: EPOCH,
         fixed_threads: Some(2),
+        max_iterations: (100_000, "every update retires a version (about 2 KB with its deferred free) that stays in memory while the reader is pinned"),
+        loom_false_positive: None,
     },
     Demo {
         name: "rcu-grace",
@@ -230,6 +268,8 @@ pub const DEMOS: &[Demo] = &[
         check: EPOCH,
         step: EPOCH,
         fixed_threads: Some(2),
+        max_iterations: NO_LIMIT,
+        loom_false_positive: None,
     },
     Demo {
         name: "false-sharing",
@@ -241,6 +281,8 @@ pub const DEMOS: &[Demo] = &[
         check: false,
         step: false,
         fixed_threads: Some(2),
+        max_iterations: NO_LIMIT,
+        loom_false_positive: None,
     },
 ];
 
@@ -439,6 +481,13 @@ pub fn run(demo: &Demo, cases: &[Case], opts: RunOptions) -> Result<RunOutput, U
     if opts.threads == Some(0) {
         return Err(UsageError("--threads must be at least 1".into()));
     }
+    let (max_iterations, why) = demo.max_iterations;
+    if let Some(n) = opts.iterations.filter(|&n| n > max_iterations) {
+        return Err(UsageError(format!(
+            "demo `{}` takes --iterations up to {max_iterations} (got {n}): {why}",
+            demo.name
+        )));
+    }
     let pin = if opts.pin { Pin::Spread } else { Pin::None };
     let threads = opts.threads.or(demo.fixed_threads).unwrap_or(2);
     let mut rows = Vec::new();
@@ -550,6 +599,12 @@ pub fn run(demo: &Demo, cases: &[Case], opts: RunOptions) -> Result<RunOutput, U
                 )));
             }
             let producers = threads / 2;
+            if producers as u64 * iterations > MPMC_VALUES {
+                return Err(UsageError(format!(
+                    "demo `mpmc` delivers at most {MPMC_VALUES} values per run (got {producers} producers x \
+                     {iterations} iterations): {MPMC_WHY}"
+                )));
+            }
             for case in cases {
                 let Case::Variant(v) = *case else {
                     unreachable!("mpmc takes variants")
@@ -877,18 +932,38 @@ pub struct CheckOutput {
     pub steps: Vec<check::ReadableStep>,
     /// Why this checker cannot see this bug class, when it cannot.
     pub blind_spot: Option<String>,
+    /// True when the failure is loom's known SeqCst false positive: the program is correct.
+    pub false_positive: bool,
+    /// What the reader should make of a false positive (empty otherwise).
+    pub note: Option<String>,
+}
+
+/// What `check` says when loom "finds" a bug in a correct SeqCst-only program.
+pub const LOOM_SEQCST_NOTE: &str = "loom reports a bug here, but this is loom's known SeqCst false positive: \
+     it models SeqCst loads and stores as Acquire/Release (loom issue #180), so it lets both threads miss each \
+     other's store; the program is correct (real cores and shuttle never show it). Use --ordering fence-seqcst to \
+     see loom pass";
+
+/// True when `report` is loom's known SeqCst false positive for `demo` at `case`: not a detection.
+pub fn is_false_positive(demo: &Demo, case: Case, checker: Checker, report: &Report) -> bool {
+    checker == Checker::Loom
+        && report.failure.is_some()
+        && matches!((case, demo.loom_false_positive), (Case::Mode(m), Some(fp)) if m == fp)
 }
 
 /// Runs one check and makes it printable.
 pub fn check_output(demo: &Demo, case: Case, checker: Checker) -> CheckOutput {
     let report = check_case(demo, case, checker);
+    let false_positive = is_false_positive(demo, case, checker, &report);
     CheckOutput {
         demo: demo.name.into(),
         case: case.label(),
         checker: report.checker.clone(),
         executions: report.executions,
         millis: report.elapsed.as_secs_f64() * 1e3,
-        verdict: if report.failure.is_some() {
+        verdict: if false_positive {
+            "loom false positive (the program is correct)".into()
+        } else if report.failure.is_some() {
             "bug found".into()
         } else {
             "passed".into()
@@ -903,6 +978,8 @@ pub fn check_output(demo: &Demo, case: Case, checker: Checker) -> CheckOutput {
             .map(|f| check::readable(&f.trace))
             .unwrap_or_default(),
         blind_spot: blind_spot(demo, checker).map(str::to_string),
+        false_positive,
+        note: false_positive.then(|| LOOM_SEQCST_NOTE.to_string()),
     }
 }
 
@@ -1032,6 +1109,16 @@ pub fn matrix_row(demo: &Demo, case: Case) -> MatrixRow {
         .iter()
         .map(|&checker| {
             let r = check_case(demo, case, checker);
+            if is_false_positive(demo, case, checker, &r) {
+                return Cell {
+                    verdict: "false positive".into(),
+                    count: r.executions,
+                    text: format!(
+                        "false positive at execution {} (loom's SeqCst model; not a detection)",
+                        r.executions
+                    ),
+                };
+            }
             match (&r.failure, blind_spot(demo, checker)) {
                 (Some(_), _) => Cell {
                     verdict: "found".into(),

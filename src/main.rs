@@ -371,9 +371,16 @@ fn print_check(out: &lab::CheckOutput) {
         "{} ({}) under {}: {} — {} executions in {:.1} ms",
         out.demo, out.case, out.checker, out.verdict, out.executions, out.millis
     );
+    if let Some(note) = &out.note {
+        println!("  note: {note}");
+    }
     if let Some(msg) = &out.message {
         println!("  reason: {msg}");
-        println!("  counterexample (the failing execution, in schedule order):");
+        if out.false_positive {
+            println!("  loom's spurious counterexample (an execution real SeqCst forbids):");
+        } else {
+            println!("  counterexample (the failing execution, in schedule order):");
+        }
         for s in &out.steps {
             println!("  {s}");
         }

@@ -305,3 +305,72 @@ fn rcu_demos_say_they_need_the_epoch_feature() {
     misuse(&["run", "rcu"], "needs the `epoch` feature");
     assert!(stdout(&["list"]).contains("needs --features epoch"));
 }
+
+/// Issue 15, item 16: an accepted input runs in bounded memory; one that would not is refused up
+/// front, naming the limit.
+#[test]
+fn runs_that_would_grow_memory_without_bound_are_refused_up_front() {
+    misuse(
+        &["run", "rcu", "--iterations", "1000000000"],
+        "takes --iterations up to 100000 (got 1000000000)",
+    );
+    misuse(
+        &["run", "mpmc", "--threads", "64", "--iterations", "1000000000"],
+        "takes --iterations up to 50000000",
+    );
+    misuse(
+        &["run", "mpmc", "--threads", "64", "--iterations", "10000000"],
+        "at most 50000000 values per run (got 32 producers x 10000000 iterations)",
+    );
+    misuse(
+        &["run", "store-buffering", "--iterations", "1000000000"],
+        "takes --iterations up to 10000000",
+    );
+}
+
+/// Issue 15, item 17: loom's SeqCst false positive is labelled, not reported as a bug.
+#[test]
+fn loom_seqcst_false_positive_is_labelled_and_not_a_detection() {
+    for demo in ["store-buffering", "iriw"] {
+        let out = stdout(&["check", demo, "--ordering", "seqcst", "--checker", "loom"]);
+        assert!(out.contains("loom false positive (the program is correct)"), "{out}");
+        assert!(out.contains("known SeqCst false positive"), "{out}");
+        assert!(out.contains("--ordering fence-seqcst"), "{out}");
+        assert!(!out.contains(": bug found"), "{out}");
+        let json: serde_json::Value = serde_json::from_str(&stdout(&[
+            "check",
+            demo,
+            "--ordering",
+            "seqcst",
+            "--checker",
+            "loom",
+            "--json",
+        ]))
+        .unwrap();
+        assert_eq!(json[0]["false_positive"], true, "{json}");
+        assert!(json[0]["verdict"].as_str().unwrap().contains("false positive"));
+        let out = stdout(&["check", demo, "--ordering", "fence-seqcst", "--checker", "loom"]);
+        assert!(out.contains(": passed"), "{out}");
+    }
+    // A real detection is still a detection.
+    let out = stdout(&[
+        "check",
+        "store-buffering",
+        "--ordering",
+        "release-acquire",
+        "--checker",
+        "loom",
+    ]);
+    assert!(out.contains(": bug found"), "{out}");
+}
+
+/// Issue 15, item 18: input with control characters still gets one line, shown escaped.
+#[test]
+fn control_characters_in_input_are_escaped_in_the_one_line_error() {
+    misuse(&["run", "lost\nupdate"], "unknown demo `lost\\nupdate`");
+    misuse(&["check", "aba\u{1b}[2J"], "unknown demo `aba\\u{1b}[2J`");
+    misuse(
+        &["run", "lost-update", "--variant", "bro\nken"],
+        "invalid value 'bro\\nken'",
+    );
+}
