@@ -338,7 +338,7 @@ mod arena {
         let failed = CapacityError::AllocationFailed {
             requested: MAX_CAPACITY,
         };
-        assert!(MAX_CAPACITY * 16 > super::ALLOCATION_LIMIT);
+        const { assert!(MAX_CAPACITY * 16 > super::ALLOCATION_LIMIT) };
         assert_eq!(real::fixed::Stack::try_new(MAX_CAPACITY).unwrap_err(), failed);
         assert_eq!(real::broken::Stack::try_new(MAX_CAPACITY).unwrap_err(), failed);
     }

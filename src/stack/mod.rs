@@ -60,6 +60,20 @@
 //! second. Wider tags (or a 128-bit CAS) push the bound further; epochs or hazard pointers
 //! remove it (the crossbeam-epoch stack in `stack::epoch`, feature `epoch`).
 //!
+//! ## What the API refuses
+//!
+//! Node indices in the wrong hands break the stack as surely as ABA does, so the API closes the
+//! other ways to hand out a node that is in use:
+//! - a [`Local`] is not `Clone` (a copy would recycle each node twice), and serves one stack: its
+//!   first push or pop binds it, and a push or pop with it on another stack, or on the same
+//!   stack after `reset` without [`Local::clear`], panics before touching the stack;
+//! - a [`PopAttempt`] cannot be forged (private fields) and commits only on the stack, and the
+//!   `reset` generation, that read it;
+//! - the never-used-node counter stops at the capacity, so failed pushes on a full arena never
+//!   wrap it back to node 0;
+//! - `Stack::try_new` returns a [`CapacityError`] (0, above [`MAX_CAPACITY`], or an arena the
+//!   allocator refuses) and `Stack::new` panics with its message instead of aborting.
+//!
 //! ## Who sees it
 //!
 //! | checker              | verdict                                                                          |
