@@ -151,6 +151,211 @@ fn replay_fixed_stack_cas_fails_and_retries() {
     );
 }
 
+// ---- the arena stack's API: a Local serves one stack, failed pushes claim nothing, capacity ----
+
+/// This test binary's allocator: the system's, except that it refuses any single allocation over
+/// 4 GiB, so that an arena too big for the machine fails the same way everywhere (where the OS
+/// overcommits, the system allocator may hand out 32 GiB and the process die writing it).
+struct RefuseOver4GiB;
+
+const ALLOCATION_LIMIT: usize = 4 << 30;
+
+// SAFETY: every call is forwarded unchanged to `System`, or answered with null (allocation
+// failure), which `GlobalAlloc::alloc` may always do.
+unsafe impl std::alloc::GlobalAlloc for RefuseOver4GiB {
+    unsafe fn alloc(&self, layout: std::alloc::Layout) -> *mut u8 {
+        if layout.size() > ALLOCATION_LIMIT {
+            return std::ptr::null_mut();
+        }
+        // SAFETY: the caller's contract for `layout` is `System::alloc`'s.
+        unsafe { std::alloc::System.alloc(layout) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: std::alloc::Layout) {
+        // SAFETY: `ptr` came from `System::alloc` (above) with this `layout`.
+        unsafe { std::alloc::System.dealloc(ptr, layout) }
+    }
+}
+
+#[global_allocator]
+static ALLOCATOR: RefuseOver4GiB = RefuseOver4GiB;
+
+mod arena {
+    use lockfree_lab::stack::{self, account, real, CapacityError, Lifo, Local, MAX_CAPACITY};
+    use std::panic::{catch_unwind, AssertUnwindSafe};
+
+    /// Runs `f`, expecting a panic whose message contains `expected`.
+    fn panic_message<R>(f: impl FnOnce() -> R) -> String {
+        match catch_unwind(AssertUnwindSafe(f)) {
+            Ok(_) => panic!("expected a panic, but the call returned"),
+            Err(e) => e
+                .downcast_ref::<String>()
+                .cloned()
+                .or_else(|| e.downcast_ref::<&str>().map(|s| s.to_string()))
+                .unwrap_or_default(),
+        }
+    }
+
+    /// A `Local` holding node 0 of stack `a`, pushed onto stack `b` whose node 0 holds a value:
+    /// unchecked, `b`'s node 0 would be pushed a second time (a cycle, values out many times).
+    fn local_on_a_second_stack<S: Lifo>() {
+        let (a, b) = (S::with_capacity(2), S::with_capacity(2));
+        let mut la = Local::default();
+        assert!(a.push(&mut la, 1).is_ok());
+        assert_eq!(a.pop(&mut la), Some(1), "node 0 of a is now on la");
+        let mut lb = Local::default();
+        assert!(b.push(&mut lb, 10).is_ok());
+        let before = b.snapshot();
+        let msg = panic_message(|| b.push(&mut la, 11));
+        assert!(msg.contains("stack::Local used with a second stack"), "{msg}");
+        let msg = panic_message(|| b.pop(&mut la));
+        assert!(msg.contains("stack::Local used with a second stack"), "{msg}");
+        assert_eq!(b.snapshot(), before, "the refused push and pop left b untouched");
+        assert_eq!(b.pop(&mut lb), Some(10));
+        assert_eq!(b.pop(&mut lb), None);
+    }
+
+    #[test]
+    fn a_local_used_on_a_second_stack_panics_before_touching_it() {
+        local_on_a_second_stack::<real::broken::Stack>();
+        local_on_a_second_stack::<real::fixed::Stack>();
+    }
+
+    /// An attempt read on `a` and committed on `b` (same head word: node 0, same tag) would
+    /// succeed and set `b`'s head to `a`'s `next`.
+    fn attempt_on_a_second_stack<S: Lifo>() {
+        let (a, b) = (S::with_capacity(2), S::with_capacity(2));
+        let (mut la, mut lb) = (Local::default(), Local::default());
+        assert!(a.push(&mut la, 1).is_ok());
+        assert!(b.push(&mut lb, 2).is_ok());
+        let attempt = a.pop_read().expect("a holds 1");
+        let before = b.snapshot();
+        assert_eq!(
+            attempt.head(),
+            stack::pack(before.head_index, before.head_tag),
+            "both heads hold the same word: only the check tells the stacks apart"
+        );
+        let msg = panic_message(|| b.pop_commit(&mut lb, attempt));
+        assert!(
+            msg.contains("stack::PopAttempt committed on a stack that did not read it"),
+            "{msg}"
+        );
+        assert_eq!(b.snapshot(), before);
+    }
+
+    #[test]
+    fn a_pop_attempt_from_another_stack_is_refused() {
+        attempt_on_a_second_stack::<real::broken::Stack>();
+        attempt_on_a_second_stack::<real::fixed::Stack>();
+    }
+
+    /// After `reset`, a `Local` still holding a node (not cleared) would hand it out while a fresh
+    /// claim of the same node is on the stack; an attempt read before the reset would commit on
+    /// the new contents. Both are refused; a cleared `Local` serves again.
+    fn reset_without_clear<S: Lifo>() {
+        let s = S::with_capacity(2);
+        let (mut l, mut m) = (Local::default(), Local::default());
+        assert!(s.push(&mut l, 1).is_ok());
+        assert!(s.push(&mut l, 2).is_ok());
+        let stale = s.pop_read().expect("s holds two values");
+        assert_eq!(s.pop(&mut l), Some(2), "node 1 is now on l");
+        s.reset();
+        assert!(s.push(&mut m, 3).is_ok(), "claims node 0");
+        assert!(s.push(&mut m, 4).is_ok(), "claims node 1");
+        let before = s.snapshot();
+        let msg = panic_message(|| s.push(&mut l, 5));
+        assert!(msg.contains("after reset without clear"), "{msg}");
+        let msg = panic_message(|| s.pop_commit(&mut m, stale));
+        assert!(
+            msg.contains("stack::PopAttempt committed on a stack that did not read it"),
+            "{msg}"
+        );
+        assert_eq!(s.snapshot(), before);
+        l.clear();
+        let out: Vec<u64> = [s.pop(&mut l), s.pop(&mut l), s.pop(&mut l)]
+            .into_iter()
+            .flatten()
+            .collect();
+        account(&[3, 4], &out).unwrap();
+    }
+
+    #[test]
+    fn a_local_not_cleared_after_reset_panics_and_a_cleared_one_serves() {
+        reset_without_clear::<real::broken::Stack>();
+        reset_without_clear::<real::fixed::Stack>();
+    }
+
+    /// Pushes on a full arena fail without claiming a node: the fresh counter stays at the
+    /// capacity. (A `fetch_add` moved it on every failure: after 2^32 − 1 of them it wrapped to 0
+    /// and handed out node 0 while node 0 was on the stack.)
+    fn full_arena<S: Lifo>() {
+        let s = S::with_capacity(2);
+        let mut l = Local::default();
+        assert!(s.push(&mut l, 1).is_ok());
+        assert!(s.push(&mut l, 2).is_ok());
+        for _ in 0..1_000 {
+            assert_eq!(s.push(&mut l, 3), Err(3));
+        }
+        assert_eq!(
+            s.snapshot().claimed,
+            2,
+            "a failed push moved the fresh counter past the capacity"
+        );
+        assert_eq!(s.pop(&mut l), Some(2));
+        assert!(s.push(&mut l, 5).is_ok(), "reuses the recycled node");
+        assert_eq!(s.push(&mut l, 6), Err(6));
+        assert_eq!(s.snapshot().claimed, 2);
+        let out: Vec<u64> = [s.pop(&mut l), s.pop(&mut l), s.pop(&mut l)]
+            .into_iter()
+            .flatten()
+            .collect();
+        account(&[1, 5], &out).unwrap();
+    }
+
+    #[test]
+    fn failed_pushes_on_a_full_arena_claim_no_node() {
+        full_arena::<real::broken::Stack>();
+        full_arena::<real::fixed::Stack>();
+    }
+
+    #[test]
+    fn try_new_refuses_zero_and_more_than_max_capacity() {
+        assert_eq!(real::fixed::Stack::try_new(0).unwrap_err(), CapacityError::Zero);
+        assert_eq!(real::broken::Stack::try_new(0).unwrap_err(), CapacityError::Zero);
+        let too_large = CapacityError::TooLarge {
+            requested: MAX_CAPACITY + 1,
+            max: MAX_CAPACITY,
+            slot_bytes: 16,
+        };
+        assert_eq!(real::fixed::Stack::try_new(MAX_CAPACITY + 1).unwrap_err(), too_large);
+        assert_eq!(real::broken::Stack::try_new(MAX_CAPACITY + 1).unwrap_err(), too_large);
+        assert!(real::fixed::Stack::try_new(1 << 16).is_ok());
+    }
+
+    /// `MAX_CAPACITY` nodes take 32 GiB, which this binary's allocator refuses: an error, not an
+    /// abort.
+    #[test]
+    fn try_new_reports_an_arena_the_allocator_refuses() {
+        let failed = CapacityError::AllocationFailed {
+            requested: MAX_CAPACITY,
+        };
+        const { assert!(MAX_CAPACITY * 16 > super::ALLOCATION_LIMIT) };
+        assert_eq!(real::fixed::Stack::try_new(MAX_CAPACITY).unwrap_err(), failed);
+        assert_eq!(real::broken::Stack::try_new(MAX_CAPACITY).unwrap_err(), failed);
+    }
+
+    #[test]
+    #[should_panic(expected = "stack::Stack::new: cannot allocate 2147483648 slots: out of memory")]
+    fn new_panics_with_a_message_when_the_arena_cannot_be_allocated() {
+        let _ = real::fixed::Stack::new(MAX_CAPACITY);
+    }
+
+    #[test]
+    #[should_panic(expected = "stack::Stack::new: capacity must be at least 1, got 0")]
+    fn new_panics_on_capacity_zero() {
+        let _ = real::fixed::Stack::new(0);
+    }
+}
+
 // ---- the crossbeam-epoch stack (feature `epoch`) ----
 //
 // Not under loom: crossbeam-epoch runs under loom only when the whole build uses

@@ -1,6 +1,6 @@
 // FIX: the head carries a 32-bit tag bumped by every successful CAS, so a stale CAS fails.
 use super::sync::{AtomicU32, AtomicU64, Backoff, Ordering};
-use crate::stack::{index, pack, tag, Local, PopAttempt, Snapshot, NIL};
+use crate::stack::{index, pack, tag, CapacityError, Local, Owner, PopAttempt, Snapshot, NIL};
 
 /// One arena node. Both fields are atomics: a stale popper reading a node that its next owner is
 /// rewriting reads an old or a new value, never a torn one (the bug is logical, never UB).
@@ -21,8 +21,10 @@ pub struct Stack {
     head: AtomicU64,
     /// The arena: nodes never move and are never freed while the stack lives.
     nodes: Box<[Node]>,
-    /// The next never-used node, in `0..=capacity`.
+    /// The next never-used node, in `0..=capacity`: it stops at `capacity`.
     fresh: AtomicU32,
+    /// This stack's identity for the `Local`s and `PopAttempt`s it accepts (renewed by `reset`).
+    owner: Owner,
 }
 
 /// The tag the head carries after a successful CAS that read `tag`.
@@ -32,25 +34,42 @@ fn bump(tag: u32) -> u32 {
 }
 
 impl Stack {
-    /// An empty stack with `capacity` nodes. Panics with `capacity must be in 1..=2^31` otherwise.
+    /// An empty stack with `capacity` nodes, allocated and written up front (16 bytes a node).
+    ///
+    /// # Panics
+    /// If `capacity` is 0 (`stack::Stack::new: capacity must be at least 1, got 0`), above
+    /// [`MAX_CAPACITY`](crate::stack::MAX_CAPACITY) (`2^31`), or if the arena cannot be allocated
+    /// (`2^31` nodes take 32 GiB); [`Stack::try_new`] returns a [`CapacityError`] instead. Where
+    /// the OS overcommits memory, a too-large arena may be allocated and the process killed while
+    /// its nodes are written: check the machine before asking for gigabytes.
     pub fn new(capacity: usize) -> Self {
-        assert!((1..=1 << 31).contains(&capacity), "capacity must be in 1..=2^31");
-        let nodes = (0..capacity)
-            .map(|_| Node {
-                value: AtomicU64::new(0),
-                next: AtomicU32::new(NIL),
-            })
-            .collect();
-        Self {
+        Self::try_new(capacity).unwrap_or_else(|e| panic!("stack::Stack::new: {e}"))
+    }
+
+    /// [`Stack::new`], returning an error instead of panicking for a bad `capacity` or an arena
+    /// the allocator refuses.
+    pub fn try_new(capacity: usize) -> Result<Self, CapacityError> {
+        crate::stack::check_capacity(capacity, std::mem::size_of::<Node>())?;
+        let mut nodes = Vec::new();
+        nodes
+            .try_reserve_exact(capacity)
+            .map_err(|_| CapacityError::AllocationFailed { requested: capacity })?;
+        nodes.extend((0..capacity).map(|_| Node {
+            value: AtomicU64::new(0),
+            next: AtomicU32::new(NIL),
+        }));
+        Ok(Self {
             head: AtomicU64::new(pack(NIL, 0)),
-            nodes,
+            nodes: nodes.into_boxed_slice(),
             fresh: AtomicU32::new(0),
-        }
+            owner: Owner::new(),
+        })
     }
 
     /// Pushes `value` on a node taken from `local` (oldest first) or a never-used one;
-    /// `Err(value)` when neither is left.
+    /// `Err(value)` when neither is left. Panics if `local` serves another stack (see [`Local`]).
     pub fn push(&self, local: &mut Local, value: u64) -> Result<(), u64> {
+        local.bind(self.owner.get());
         let Some(i) = local.take().or_else(|| self.fresh_node()) else {
             return Err(value);
         };
@@ -104,8 +123,12 @@ impl Stack {
 
     /// The second half of `pop`: the CAS from `attempt.head` to `attempt.next`. On success the
     /// node is ours: returns its value and recycles it into `local`. On failure returns the fresh
-    /// attempt to retry with (`None`: the stack is now empty).
+    /// attempt to retry with (`None`: the stack is now empty). Panics, before touching the stack,
+    /// if `local` serves another stack or another stack (or this one before a `reset`) read
+    /// `attempt`.
     pub fn pop_commit(&self, local: &mut Local, attempt: PopAttempt) -> Result<u64, Option<PopAttempt>> {
+        attempt.check(self.owner.get());
+        local.bind(self.owner.get());
         let new = pack(attempt.next, bump(tag(attempt.head)));
         // ORDERING: Relaxed/Acquire [node-publish] — success: the word equals the one the Acquire load read, which already made this node visible; failure: the fresh head is read like `pop_read` reads it.
         match self
@@ -130,19 +153,36 @@ impl Stack {
         }
         // ORDERING: Relaxed [node-publish] — ordered by the Acquire that read `head`.
         let next = self.nodes[index(head) as usize].next.load(Ordering::Relaxed);
-        Some(PopAttempt { head, next })
+        Some(PopAttempt {
+            head,
+            next,
+            stack: self.owner.get(),
+        })
     }
 
-    /// Claims a never-used node.
+    /// Claims a never-used node. The counter stops at the capacity: a failed claim does not move
+    /// it (a `fetch_add` would, and after 2^32 failed pushes hand out node 0 again while in use).
     fn fresh_node(&self) -> Option<u32> {
-        // ORDERING: Relaxed [fresh] — a unique ticket; the node is published by push's Release CAS.
-        let i = self.fresh.fetch_add(1, Ordering::Relaxed);
-        ((i as usize) < self.nodes.len()).then_some(i)
+        // ORDERING: Relaxed [fresh] — a guess at the next ticket; the CAS below checks it.
+        let mut i = self.fresh.load(Ordering::Relaxed);
+        while (i as usize) < self.nodes.len() {
+            // ORDERING: Relaxed/Relaxed [fresh] — success: a unique ticket, the node is published by push's Release CAS; failure only refreshes the guess.
+            match self
+                .fresh
+                .compare_exchange_weak(i, i + 1, Ordering::Relaxed, Ordering::Relaxed)
+            {
+                Ok(_) => return Some(i),
+                Err(actual) => i = actual,
+            }
+        }
+        None
     }
 
-    /// Empties the stack and forgets every node (callers also clear every `Local`). Only while no
-    /// other thread uses the stack.
+    /// Empties the stack and forgets every node. Only while no other thread uses the stack. Every
+    /// `Local` must be [`clear`](Local::clear)ed before its next use here (else it panics), and
+    /// every `PopAttempt` read before is refused.
     pub fn reset(&self) {
+        self.owner.renew();
         // ORDERING: Relaxed [reset] — quiescent: the caller's barrier orders it with every thread.
         self.head.store(pack(NIL, 0), Ordering::Relaxed);
         // ORDERING: Relaxed [reset] — as above.
@@ -168,6 +208,8 @@ impl Stack {
             head_tag: tag(head),
             cycle: i != NIL,
             nodes,
+            // ORDERING: Relaxed [snapshot] — as above.
+            claimed: self.fresh.load(Ordering::Relaxed),
         }
     }
 }

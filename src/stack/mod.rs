@@ -60,6 +60,20 @@
 //! second. Wider tags (or a 128-bit CAS) push the bound further; epochs or hazard pointers
 //! remove it (the crossbeam-epoch stack in `stack::epoch`, feature `epoch`).
 //!
+//! ## What the API refuses
+//!
+//! Node indices in the wrong hands break the stack as surely as ABA does, so the API closes the
+//! other ways to hand out a node that is in use:
+//! - a [`Local`] is not `Clone` (a copy would recycle each node twice), and serves one stack: its
+//!   first push or pop binds it, and a push or pop with it on another stack, or on the same
+//!   stack after `reset` without [`Local::clear`], panics before touching the stack;
+//! - a [`PopAttempt`] cannot be forged (private fields) and commits only on the stack, and the
+//!   `reset` generation, that read it;
+//! - the never-used-node counter stops at the capacity, so failed pushes on a full arena never
+//!   wrap it back to node 0;
+//! - `Stack::try_new` returns a [`CapacityError`] (0, above [`MAX_CAPACITY`], or an arena the
+//!   allocator refuses) and `Stack::new` panics with its message instead of aborting.
+//!
 //! ## Who sees it
 //!
 //! | checker              | verdict                                                                          |
@@ -109,13 +123,40 @@ pub const fn tag(word: u64) -> u32 {
 }
 
 /// One thread's recycled nodes, oldest first. A popped node goes here; a push takes the oldest.
-/// Use one `Local` per thread and per stack. It holds indices only: the nodes stay in the arena.
-#[derive(Debug, Default, Clone)]
+/// It holds indices only: the nodes stay in the arena.
+///
+/// A `Local` serves **one stack**: its first push or pop binds it to that stack, and using it
+/// with another one (or with the same one after [`reset`](real::fixed::Stack::reset), unless it
+/// was [`clear`](Local::clear)ed) panics before the stack is touched — its indices would name
+/// nodes of the other stack that are in use. Use one `Local` per thread and per stack.
+///
+/// It is not `Clone`: a copy would hand out each of its nodes a second time while the first is
+/// on the stack (the stack becomes a cycle).
+///
+/// ```compile_fail,E0599
+/// let local = lockfree_lab::stack::Local::default();
+/// let twin = local.clone();
+/// ```
+#[derive(Debug, Default)]
 pub struct Local {
     free: VecDeque<u32>,
+    /// The [`Owner`] number of the stack this list serves; 0 until its first push or pop.
+    stack: u64,
 }
 
 impl Local {
+    /// Binds this list to the stack whose owner number is `stack`, or panics if it serves
+    /// another one. Called by `push` and `pop_commit` before they touch the stack.
+    pub(crate) fn bind(&mut self, stack: u64) {
+        if self.stack != stack {
+            assert!(
+                self.stack == 0,
+                "stack::Local used with a second stack (or after reset without clear): its free list \
+                 names the first stack's nodes; use one Local per thread and per stack"
+            );
+            self.stack = stack;
+        }
+    }
     pub(crate) fn take(&mut self) -> Option<u32> {
         self.free.pop_front()
     }
@@ -126,19 +167,98 @@ impl Local {
     pub fn nodes(&self) -> impl Iterator<Item = u32> + '_ {
         self.free.iter().copied()
     }
-    /// Forgets every node (after [`broken::Stack::reset`](real::broken::Stack::reset)).
+    /// Forgets every node (after [`broken::Stack::reset`](real::broken::Stack::reset)) and
+    /// unbinds the list: empty, it may serve any stack.
     pub fn clear(&mut self) {
         self.free.clear();
+        self.stack = 0;
     }
 }
 
-/// What the first half of a pop read: the head word and the top node's `next`.
+/// A stack's identity for the [`Local`]s and [`PopAttempt`]s it accepts: a number no other stack
+/// (and no earlier `reset` of this one) ever had. A std atomic under every backend: written only
+/// by `new` and by `reset` (which is quiescent), so no checker needs to see it.
+#[derive(Debug)]
+pub(crate) struct Owner(std::sync::atomic::AtomicU64);
+
+/// The next owner number; 0 is never handed out (it marks an unbound [`Local`]).
+static NEXT_OWNER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+
+fn next_owner() -> u64 {
+    // ORDERING: Relaxed [owner-number] — only uniqueness matters; the number is published with the stack that holds it.
+    NEXT_OWNER.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+}
+
+impl Owner {
+    pub(crate) fn new() -> Self {
+        Self(std::sync::atomic::AtomicU64::new(next_owner()))
+    }
+    /// The current number.
+    pub(crate) fn get(&self) -> u64 {
+        // ORDERING: Relaxed [owner-number] — written only by `new` (published with the stack) and by a quiescent `reset` (ordered by the caller's barrier).
+        self.0.load(std::sync::atomic::Ordering::Relaxed)
+    }
+    /// A new number: every `Local` and `PopAttempt` of the old one is refused.
+    pub(crate) fn renew(&self) {
+        // ORDERING: Relaxed [owner-number] — as in `get`: quiescent.
+        self.0.store(next_owner(), std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
+/// The largest capacity of a stack: node indices are `u32` below [`NIL`]; `2^31` keeps them far
+/// from it. The arena is allocated and written up front, 16 bytes a node on std atomics
+/// (`2^31` nodes: 32 GiB), so memory is usually the real limit.
+pub const MAX_CAPACITY: usize = 1 << 31;
+
+/// Why a stack of the requested capacity cannot be built (the rings' error type).
+pub use crate::spsc::CapacityError;
+
+/// Checks `capacity` against `1..=`[`MAX_CAPACITY`] and against the address space for nodes of
+/// `node_bytes` bytes.
+pub(crate) fn check_capacity(capacity: usize, node_bytes: usize) -> Result<(), CapacityError> {
+    let max = MAX_CAPACITY.min(crate::spsc::max_capacity(node_bytes));
+    if capacity == 0 {
+        Err(CapacityError::Zero)
+    } else if capacity > max {
+        Err(CapacityError::TooLarge {
+            requested: capacity,
+            max,
+            slot_bytes: node_bytes,
+        })
+    } else {
+        Ok(())
+    }
+}
+
+/// What the first half of a pop read: the head word and the top node's `next`. Only a stack makes
+/// one, and only that stack (before any `reset`) accepts it: `pop_commit` panics otherwise, since
+/// a forged or foreign `next` would put any node on top.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct PopAttempt {
     /// The head word read (index and tag).
-    pub head: u64,
+    head: u64,
     /// The index the top node's `next` held when read.
-    pub next: u32,
+    next: u32,
+    /// The [`Owner`] number of the stack that read it.
+    stack: u64,
+}
+
+impl PopAttempt {
+    /// The head word read (index and tag).
+    pub fn head(&self) -> u64 {
+        self.head
+    }
+    /// The index the top node's `next` held when read.
+    pub fn next(&self) -> u32 {
+        self.next
+    }
+    /// Panics unless the stack whose owner number is `stack` read this attempt.
+    pub(crate) fn check(&self, stack: u64) {
+        assert!(
+            self.stack == stack,
+            "stack::PopAttempt committed on a stack that did not read it (another stack, or before a reset)"
+        );
+    }
 }
 
 /// The stack as seen when no thread is operating on it.
@@ -152,6 +272,9 @@ pub struct Snapshot {
     pub nodes: Vec<(u32, u64)>,
     /// True when the `next` chain returns to a node already listed.
     pub cycle: bool,
+    /// How many never-used nodes pushes have claimed from the arena: at most the capacity, and
+    /// it stays there once reached (a failed push claims nothing).
+    pub claimed: u32,
 }
 
 /// What the scenarios, the replay and the real-thread runs need of a stack.
