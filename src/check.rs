@@ -231,7 +231,7 @@ pub struct ReadableStep {
     pub number: usize,
     /// `T1`, `T2`… (`T0` is the model's main thread).
     pub thread: String,
-    /// `src/litmus/mp.rs:34`.
+    /// `src/concurrency/litmus/mp.rs:34`.
     pub location: String,
     /// The source line at that location, trimmed (empty if the source is not at hand).
     pub code: String,

@@ -18,6 +18,10 @@ pub fn exit_on(e: clap::Error) -> ! {
     if matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion) {
         e.exit();
     }
+    if let Some(line) = unknown_demo(&e) {
+        eprintln!("{line}");
+        std::process::exit(2);
+    }
     let mut rendered = e.render().to_string();
     // An argument with a newline (or any control character) in it would break the one line, or
     // hide part of the message: show it escaped, as the user would have to type it.
@@ -26,6 +30,29 @@ pub fn exit_on(e: clap::Error) -> ! {
     }
     eprintln!("{}", one_line(&rendered));
     std::process::exit(2);
+}
+
+/// A bad `<DEMO>` value, said as the lab says it: `error: unknown demo `x`: did you mean `y`?
+/// (demos: …)`, with clap's own suggestion of the closest name.
+fn unknown_demo(e: &clap::Error) -> Option<String> {
+    use clap::error::{ContextKind, ContextValue};
+    let text = |kind| match e.get(kind) {
+        Some(ContextValue::String(s)) => Some(s.clone()),
+        Some(ContextValue::Strings(v)) => v.first().cloned(),
+        _ => None,
+    };
+    if e.kind() != ErrorKind::InvalidValue || text(ContextKind::InvalidArg)?.as_str() != "<DEMO>" {
+        return None;
+    }
+    let value = escape_controls(&text(ContextKind::InvalidValue)?);
+    let suggestion = text(ContextKind::SuggestedValue)
+        .map(|s| format!(": did you mean `{s}`?"))
+        .unwrap_or_default();
+    let demos = match e.get(ContextKind::ValidValue) {
+        Some(ContextValue::Strings(v)) => v.join(", "),
+        _ => String::new(),
+    };
+    Some(format!("error: unknown demo `{value}`{suggestion} (demos: {demos})"))
 }
 
 /// `s` with every control character (newline, tab, escape…) written as an escape (`\n`, `\t`,

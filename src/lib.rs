@@ -64,17 +64,20 @@ macro_rules! backends {
     };
 }
 
+// The shared layers.
 pub mod check;
 pub mod cli;
-pub mod counter;
-pub mod false_sharing;
 pub mod hw;
 pub mod lab;
-pub mod litmus;
-pub mod mpmc;
-#[cfg(feature = "epoch")]
-pub mod reclaim;
-pub mod spsc;
-pub mod stack;
-
 pub mod sync;
+
+// The product's groups (the seed site's): one folder per concept.
+pub mod concurrency;
+
+// Each concept is also reachable from the crate root: `lockfree_lab::spsc::real::fixed::channel`.
+#[cfg(feature = "epoch")]
+pub use concurrency::reclaim;
+pub use concurrency::{counter, false_sharing, litmus, mpmc, ring, spsc, stack};
+
+mod variant;
+pub use variant::Variant;

@@ -11,10 +11,10 @@
 
 use std::io::{BufRead, IsTerminal, Write};
 
+use clap::builder::PossibleValuesParser;
 use clap::{Parser, Subcommand, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
-use lockfree_lab::lab::{self, Case, Checker, Demo, UsageError, Variant, DEMOS, SEED};
-use lockfree_lab::litmus::Mode;
+use lockfree_lab::lab::{self, registry, render, Checker, Mode, UsageError, Variant, DEMOS};
 
 /// A lock-free concurrency lab: broken and fixed structures, model-checked and run on your cores.
 #[derive(Parser, Debug)]
@@ -30,10 +30,15 @@ struct Cli {
 #[derive(Subcommand, Debug)]
 enum Command {
     /// Every demo, grouped as the seed site groups them.
-    List,
+    List {
+        /// Print the README's demo table (markdown) instead.
+        #[arg(long)]
+        markdown: bool,
+    },
     /// Run a demo on real cores and print what happened in numbers.
     Run {
         /// The demo (see `list`).
+        #[arg(value_parser = demo_names())]
         demo: String,
         /// Only this variant.
         #[arg(long, value_enum)]
@@ -57,6 +62,7 @@ enum Command {
     /// Run a model checker in-process; print executions, time, verdict and a readable counterexample.
     Check {
         /// The demo (see `list`).
+        #[arg(value_parser = demo_names())]
         demo: String,
         /// Only this variant.
         #[arg(long, value_enum)]
@@ -71,6 +77,7 @@ enum Command {
     /// Replay a known failing interleaving one step at a time (Enter advances).
     Step {
         /// The demo (see `list`).
+        #[arg(value_parser = demo_names())]
         demo: String,
         /// Replay the fixed variant instead (aba: the tagged CAS fails and retries).
         #[arg(long, value_enum, default_value_t = Variant::Broken)]
@@ -78,6 +85,11 @@ enum Command {
     },
     /// Every broken variant under every checker and on real cores: the detection matrix.
     Matrix,
+}
+
+/// The demo names the registry holds: clap lists them and suggests the closest one.
+fn demo_names() -> PossibleValuesParser {
+    PossibleValuesParser::new(registry::names())
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -103,8 +115,8 @@ fn main() {
             overview(cli.json);
             Ok(())
         }
-        Some(Command::List) => {
-            list(cli.json);
+        Some(Command::List { markdown }) => {
+            list(cli.json, markdown);
             Ok(())
         }
         Some(Command::Run {
@@ -165,88 +177,20 @@ fn print_json(value: &impl serde::Serialize) {
 
 fn overview(json: bool) {
     if json {
-        print_json(&DEMOS);
-        return;
+        print_json(&DEMOS.iter().map(|d| d.spec()).collect::<Vec<_>>());
+    } else {
+        print!("{}", render::overview());
     }
-    println!("lockfree-lab — lock-free programming you can run, check and break\n");
-    println!("{:<17} {:<22} lesson", "demo", "you can");
-    for d in DEMOS {
-        let abilities = if lab::available(d) {
-            d.abilities()
-        } else {
-            "needs --features epoch".into()
-        };
-        println!("{:<17} {:<22} {}", d.name, abilities, d.lesson);
-    }
-    println!(
-        "\nnext: `cargo run --release -- list` (all demos, as the seed groups them), \
-         `-- run lost-update`, `-- check message-passing --variant broken`, `-- step lost-update`, `-- matrix`"
-    );
-    println!("tests: `cargo test` runs every loom and shuttle model check");
 }
 
-fn list(json: bool) {
+fn list(json: bool, markdown: bool) {
     if json {
-        let groups: Vec<_> = SEED
-            .iter()
-            .map(|(group, demos)| {
-                serde_json::json!({
-                    "group": group,
-                    "demos": demos.iter().map(|(title, built)| serde_json::json!({
-                        "seed_demo": title,
-                        "lab_demos": built,
-                        "built": !built.is_empty(),
-                    })).collect::<Vec<_>>(),
-                })
-            })
-            .collect();
-        print_json(&groups);
-        return;
+        print_json(&render::list_json());
+    } else if markdown {
+        print!("{}", render::markdown_table());
+    } else {
+        print!("{}", render::list());
     }
-    for (group, demos) in SEED {
-        let built: Vec<_> = demos.iter().filter(|(_, b)| !b.is_empty()).collect();
-        let missing: Vec<_> = demos.iter().filter(|(_, b)| b.is_empty()).map(|(t, _)| *t).collect();
-        println!("{group}");
-        for (title, names) in &built {
-            for name in names.iter() {
-                let d = DEMOS
-                    .iter()
-                    .find(|d| d.name == *name)
-                    .expect("every seed name is a demo (unit-tested)");
-                let abilities = if lab::available(d) {
-                    d.abilities()
-                } else {
-                    "needs --features epoch".into()
-                };
-                println!(
-                    "  {:<17} {:<22} {:<26} {}",
-                    d.name,
-                    abilities,
-                    format!("[{title}]"),
-                    d.lesson
-                );
-            }
-        }
-        if !missing.is_empty() {
-            println!("  not built yet: {}", missing.join(", "));
-        }
-        println!();
-    }
-}
-
-fn resolve(
-    name: &str,
-    variant: Option<Variant>,
-    ordering: Option<Mode>,
-) -> Result<(&'static Demo, Vec<Case>), UsageError> {
-    let demo = lab::find(name)?;
-    if let Some(m) = ordering {
-        if !demo.orderings.is_empty() && !demo.orderings.contains(&m) {
-            return Err(UsageError(format!("demo `{name}` has no ordering `{}`", m.name())));
-        }
-    }
-    let cases = lab::cases(demo, variant, ordering)?;
-    Ok((demo, cases))
 }
 
 fn spinner(message: String) -> ProgressBar {
@@ -266,66 +210,16 @@ fn run(
     pin: bool,
     json: bool,
 ) -> Result<(), UsageError> {
-    let (demo, cases) = resolve(name, variant, ordering)?;
-    let opts = lab::RunOptions {
-        threads: threads.map(usize::from),
-        iterations,
-        pin,
-    };
+    let demo = registry::find(name)?;
+    let cases = lab::cases(demo, variant, ordering)?;
     let bar = spinner(format!("running {name} on real cores"));
-    let out = lab::run(demo, &cases, opts);
+    let out = lab::run(demo, &cases, threads.map(usize::from), iterations, pin);
     bar.finish_and_clear();
     let out = out?;
     if json {
         print_json(&out);
-        return Ok(());
-    }
-    println!(
-        "{} — {} thread(s), {} iterations each, {}",
-        out.demo,
-        out.threads,
-        out.iterations,
-        if pin { "pinned" } else { "unpinned" }
-    );
-    let mut widths: Vec<usize> = out
-        .rows
-        .first()
-        .map(|r| r.figures.iter().map(|(k, _)| k.len()).collect())
-        .unwrap_or_default();
-    for row in &out.rows {
-        for (w, (_, v)) in widths.iter_mut().zip(&row.figures) {
-            *w = (*w).max(v.len());
-        }
-    }
-    let case_width = out.rows.iter().map(|r| r.case.len()).max().unwrap_or(4).max(4);
-    if let Some(first) = out.rows.first() {
-        print!("{:<case_width$}", "case");
-        for ((k, _), w) in first.figures.iter().zip(&widths) {
-            print!("  {k:>w$}");
-        }
-        println!("  parallel");
-    }
-    for row in &out.rows {
-        print!("{:<case_width$}", row.case);
-        for ((_, v), w) in row.figures.iter().zip(&widths) {
-            print!("  {v:>w$}");
-        }
-        println!(
-            "  {}",
-            match row.parallel {
-                Some(true) => "yes",
-                Some(false) => "no",
-                None => "n/a",
-            }
-        );
-    }
-    let mut verdicts: Vec<&str> = out.rows.iter().map(|r| r.parallelism.as_str()).collect();
-    verdicts.dedup();
-    for v in verdicts {
-        println!("{v}");
-    }
-    for note in &out.notes {
-        println!("note: {note}");
+    } else {
+        print!("{}", render::run(&out, pin));
     }
     Ok(())
 }
@@ -337,8 +231,9 @@ fn check(
     checker: CheckerArg,
     json: bool,
 ) -> Result<(), UsageError> {
-    let (demo, cases) = resolve(name, variant, ordering)?;
-    if !demo.check {
+    let demo = registry::find(name)?;
+    let cases = lab::cases(demo, variant, ordering)?;
+    if !demo.spec().can.check {
         return Err(UsageError(format!(
             "demo `{name}` has nothing for a model checker to find (a performance effect); try `run {name}`"
         )));
@@ -355,7 +250,7 @@ fn check(
             let out = quiet_stderr(|| lab::check_output(demo, *case, c));
             bar.finish_and_clear();
             if !json {
-                print_check(&out);
+                println!("{}", render::check(&out));
             }
             outputs.push(out);
         }
@@ -366,32 +261,8 @@ fn check(
     Ok(())
 }
 
-fn print_check(out: &lab::CheckOutput) {
-    println!(
-        "{} ({}) under {}: {} — {} executions in {:.1} ms",
-        out.demo, out.case, out.checker, out.verdict, out.executions, out.millis
-    );
-    if let Some(note) = &out.note {
-        println!("  note: {note}");
-    }
-    if let Some(msg) = &out.message {
-        println!("  reason: {msg}");
-        if out.false_positive {
-            println!("  loom's spurious counterexample (an execution real SeqCst forbids):");
-        } else {
-            println!("  counterexample (the failing execution, in schedule order):");
-        }
-        for s in &out.steps {
-            println!("  {s}");
-        }
-    } else if let Some(why) = &out.blind_spot {
-        println!("  note: this checker cannot see this bug class: {why}");
-    }
-    println!();
-}
-
 fn step(name: &str, variant: Variant, json: bool) -> Result<(), UsageError> {
-    let demo = lab::find(name)?;
+    let demo = registry::find(name)?;
     let replay = quiet_stderr(|| lab::replay(demo, variant))?;
     if json {
         print_json(&replay);
@@ -422,7 +293,7 @@ fn matrix(json: bool) {
     bar.set_style(ProgressStyle::with_template("{bar:30} {pos}/{len} {msg}").expect("valid template"));
     let mut rows = Vec::new();
     for (demo, case) in bugs {
-        bar.set_message(format!("{} ({})", demo.name, case.label()));
+        bar.set_message(format!("{} ({})", demo.spec().name, case.label()));
         rows.push(quiet_stderr(|| lab::matrix_row(demo, case)));
         bar.inc(1);
     }
@@ -431,18 +302,5 @@ fn matrix(json: bool) {
         print_json(&rows);
         return;
     }
-    println!("detection matrix: each broken variant under each checker (executions or iterations to first detection)");
-    for row in &rows {
-        println!("\n{}", row.bug);
-        for (col, cell) in ["loom", "shuttle random", "shuttle PCT", "real x86 cores"]
-            .iter()
-            .zip(&row.cells)
-        {
-            println!("  {col:<16} {}", cell.text);
-        }
-    }
-    println!(
-        "\nshuttle: {} schedules per run (seeded, reproducible); loom: exhaustive (preemption bound 2 for 3+ threads)",
-        lab::SHUTTLE_ITERATIONS
-    );
+    print!("{}", render::matrix(&rows));
 }

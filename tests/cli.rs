@@ -105,8 +105,8 @@ fn check_prints_loom_counterexample_as_numbered_steps() {
     let out = stdout(&["check", "message-passing", "--variant", "broken", "--checker", "loom"]);
     assert!(out.contains("bug found"), "{out}");
     // The writer (T1) stores data then ready; the reader (T2) sees ready, then reads stale data.
-    let data_store = out.find("T1 src/litmus/mp.rs").expect("writer steps");
-    let stale = out.find("T2 src/litmus/mp.rs").expect("reader steps");
+    let data_store = out.find("T1 src/concurrency/litmus/mp.rs").expect("writer steps");
+    let stale = out.find("T2 src/concurrency/litmus/mp.rs").expect("reader steps");
     assert!(data_store < stale, "{out}");
     assert!(out.contains("store(Relaxed) <- 42"), "{out}");
     assert!(out.contains("load(Relaxed) -> true"), "{out}");
@@ -232,14 +232,14 @@ fn misuse_gets_one_line_and_exit_code_2() {
 fn check_spsc_counterexample_shows_the_racing_plain_accesses() {
     let out = stdout(&["check", "spsc", "--variant", "broken", "--checker", "loom"]);
     assert!(out.contains("Causality violation"), "{out}");
-    let write = out.find("T1 src/spsc/broken.rs").expect("producer steps");
+    let write = out.find("T1 src/concurrency/spsc/broken.rs").expect("producer steps");
     assert!(out.contains("write(plain)") && out.contains("read(plain)"), "{out}");
     assert!(
         out.contains("store(Relaxed) <- 1") && out.contains("load(Relaxed) -> 1"),
         "{out}"
     );
     assert!(
-        write < out.find("T2 src/spsc/broken.rs").expect("consumer steps"),
+        write < out.find("T2 src/concurrency/spsc/broken.rs").expect("consumer steps"),
         "{out}"
     );
 }

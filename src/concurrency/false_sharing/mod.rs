@@ -15,6 +15,8 @@
 //! Measured properly in `benches/false_sharing.rs`; `lockfree-lab run false-sharing` gives a
 //! quick look.
 
+pub mod demo;
+
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 

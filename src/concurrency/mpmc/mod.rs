@@ -52,7 +52,7 @@
 //! reporting Full right after its own pop; a pop reporting empty right after its own push).
 //! crossbeam gets the same effect with SeqCst CASes and a `fence(SeqCst)` on those paths.
 //!
-//! ## The broken variant (`diff src/mpmc/broken.rs src/mpmc/fixed.rs`)
+//! ## The broken variant (`diff src/concurrency/mpmc/broken.rs src/concurrency/mpmc/fixed.rs`)
 //! No stamp: a producer takes a slot as free once `head` has passed it, a consumer takes it as
 //! written once `tail` has passed it. Both trust the *other side's CAS*, which happens before
 //! that side's access. The failing interleaving (capacity 2, producer P, consumer C):
@@ -86,10 +86,10 @@
 //! relaxed position CASes; crossbeam-queue's `ArrayQueue`: the `lap | index` stamp for any
 //! capacity, and waiting for a claimed slot instead of reporting empty/full.
 
-use std::fmt;
-
 pub(crate) use crate::spsc::CachePadded;
 pub use crate::spsc::{CapacityError, Full};
+
+pub mod demo;
 
 backends! {
     /// The broken queue: no per-slot stamp. Accepts only atomic payload cells ([`RacySlot`](crate::mpmc::RacySlot)).
@@ -174,23 +174,8 @@ impl_mpmc!(
     shuttle::fixed<shuttle::slot::UnsafeSlot<u64>>,
 );
 
-/// Which queue a real-hardware run uses (both with `AtomicSlot` payloads).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, clap::ValueEnum)]
-pub enum Variant {
-    /// `broken::Queue`.
-    Broken,
-    /// `fixed::Queue`.
-    Fixed,
-}
-
-impl fmt::Display for Variant {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Variant::Broken => "broken",
-            Variant::Fixed => "fixed",
-        })
-    }
-}
+/// Which variant a real-hardware run uses: the crate-wide switch.
+pub use crate::Variant;
 
 /// What one real-hardware run saw: every pushed value should be popped exactly once.
 #[derive(Clone, Debug)]

@@ -3,7 +3,7 @@
 //! Many threads add one to a shared count. The lesson: a read-modify-write must be **one**
 //! atomic step. No memory ordering helps a load followed by a store; atomicity does.
 //!
-//! ## The pair (`diff src/counter/broken.rs src/counter/fixed.rs`)
+//! ## The pair (`diff src/concurrency/counter/broken.rs src/concurrency/counter/fixed.rs`)
 //!
 //! | method          | broken                                   | fixed                                     |
 //! |-----------------|------------------------------------------|-------------------------------------------|
@@ -41,6 +41,8 @@
 //!
 //! Sources: Herlihy & Shavit, *The Art of Multiprocessor Programming*, ch. 5 (consensus and
 //! read-modify-write); Mara Bos, *Rust Atomics and Locks*, ch. 2 ("compare-and-exchange").
+
+pub mod demo;
 
 backends! {
     /// The broken counter: lost updates.
@@ -86,14 +88,8 @@ impl_count!(
     shuttle::fixed::Counter
 );
 
-/// Which counter a real-hardware run uses.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, clap::ValueEnum)]
-pub enum Variant {
-    /// `broken::Counter`.
-    Broken,
-    /// `fixed::Counter`.
-    Fixed,
-}
+/// Which variant a real-hardware run uses: the crate-wide switch.
+pub use crate::Variant;
 
 /// Which increment a real-hardware run calls.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, clap::ValueEnum)]

@@ -24,7 +24,7 @@
 //! | `i < capacity` | broken: always 0                     | node `i` on top: the word repeats as soon as node `i` is on top again |
 //! | `i < capacity` | fixed: +1 (wrapping) per successful CAS, push or pop | node `i` on top, in this *incarnation* |
 //!
-//! ## The pair (`diff src/stack/broken.rs src/stack/fixed.rs`)
+//! ## The pair (`diff src/concurrency/stack/broken.rs src/concurrency/stack/fixed.rs`)
 //!
 //! One line: `bump(tag)` returns `tag` (broken) or `tag.wrapping_add(1)` (fixed).
 //!
@@ -91,6 +91,8 @@
 //! UCAM-CL-TR-579, 2004) and the crossbeam-epoch documentation for epoch-based reclamation.
 
 use std::collections::{HashMap, VecDeque};
+
+pub mod demo;
 
 backends! {
     /// The broken stack: the tag never changes (ABA).
@@ -331,14 +333,8 @@ impl_lifo!(
     shuttle::fixed::Stack
 );
 
-/// Which stack a replay or a real-hardware run uses.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, clap::ValueEnum)]
-pub enum Variant {
-    /// `broken::Stack`: the tag never changes.
-    Broken,
-    /// `fixed::Stack`: the tag changes on every successful CAS.
-    Fixed,
-}
+/// Which variant a real-hardware run uses: the crate-wide switch.
+pub use crate::Variant;
 
 /// Checks that every value of `pushed` came out of the stack exactly once in `out` (the values
 /// popped by every thread plus the drain). `Err` names the first value that did not.

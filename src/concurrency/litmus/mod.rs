@@ -61,6 +61,8 @@
 
 use std::fmt;
 
+pub mod demo;
+
 backends! {
     /// Message passing.
     mp => "mp.rs",

@@ -59,7 +59,7 @@
 //! | `[tail-publish]` | producer stores `tail` after writing slots | consumer loads `tail` before reading slots | a slot read sees the item written into it |
 //! | `[head-publish]` | consumer stores `head` after reading slots | producer loads `head` before writing slots | a slot is not overwritten while it is read |
 //!
-//! ## The broken variant (`diff src/spsc/broken.rs src/spsc/fixed.rs`)
+//! ## The broken variant (`diff src/concurrency/spsc/broken.rs src/concurrency/spsc/fixed.rs`)
 //! **(a) Relaxed `tail`.** The producer publishes `tail` with Relaxed and the consumer loads it
 //! with Relaxed:
 //! 1. producer writes item 7 into slot 0;
@@ -102,9 +102,10 @@
 //! Mara Bos, *Rust Atomics and Locks*, ch. 5 (a one-shot channel: Release/Acquire on a ready flag
 //! guarding an `UnsafeCell`); Sewell et al., "x86-TSO" (CACM 2010).
 
-use std::fmt;
+pub(crate) use crate::ring::CachePadded;
+pub use crate::ring::{check_capacity, max_capacity, CapacityError, Full};
 
-pub(crate) use crossbeam_utils::CachePadded;
+pub mod demo;
 
 backends! {
     /// The fixed ring.
@@ -115,96 +116,6 @@ backends! {
     /// The broken ring: Relaxed `tail` (a) and Relaxed `head` load (b). A data race on the slots,
     /// so it exists only under loom and shuttle; there is no `real::broken`.
     broken => "broken.rs",
-}
-
-/// The value a push could not place: the ring was full. `.0` (or [`Full::into_inner`]) gives it
-/// back.
-#[derive(Clone, Copy, PartialEq, Eq)]
-pub struct Full<T>(pub T);
-
-impl<T> Full<T> {
-    /// The rejected value.
-    pub fn into_inner(self) -> T {
-        self.0
-    }
-}
-
-impl<T> fmt::Debug for Full<T> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("Full(..)")
-    }
-}
-
-impl<T> fmt::Display for Full<T> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("the ring is full")
-    }
-}
-
-impl<T> std::error::Error for Full<T> {}
-
-/// Why a ring of the requested capacity cannot be built. Its `Display` is one line.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum CapacityError {
-    /// Capacity 0: a ring must hold at least one item.
-    Zero,
-    /// More slots than the address space (or the index arithmetic) allows.
-    TooLarge {
-        /// The capacity asked for.
-        requested: usize,
-        /// The largest capacity for this item type.
-        max: usize,
-        /// The size of one slot in bytes.
-        slot_bytes: usize,
-    },
-    /// The allocator could not provide the slots.
-    AllocationFailed {
-        /// The capacity asked for.
-        requested: usize,
-    },
-}
-
-impl fmt::Display for CapacityError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match *self {
-            CapacityError::Zero => f.write_str("capacity must be at least 1, got 0"),
-            CapacityError::TooLarge {
-                requested,
-                max,
-                slot_bytes,
-            } => write!(
-                f,
-                "capacity {requested} is too large: at most {max} slots of {slot_bytes} bytes fit"
-            ),
-            CapacityError::AllocationFailed { requested } => {
-                write!(f, "cannot allocate {requested} slots: out of memory")
-            }
-        }
-    }
-}
-
-impl std::error::Error for CapacityError {}
-
-/// The largest capacity for slots of `slot_bytes` bytes: the slot array must fit in `isize::MAX`
-/// bytes, and positions (up to 4 × capacity in the rings' arithmetic) must fit in a `usize`.
-pub fn max_capacity(slot_bytes: usize) -> usize {
-    (isize::MAX as usize / slot_bytes.max(1)).min(usize::MAX / 4)
-}
-
-/// Checks a requested capacity against [`max_capacity`]; shared by every ring in the crate.
-pub fn check_capacity(capacity: usize, slot_bytes: usize) -> Result<(), CapacityError> {
-    let max = max_capacity(slot_bytes);
-    if capacity == 0 {
-        Err(CapacityError::Zero)
-    } else if capacity > max {
-        Err(CapacityError::TooLarge {
-            requested: capacity,
-            max,
-            slot_bytes,
-        })
-    } else {
-        Ok(())
-    }
 }
 
 /// What the model scenarios need of a producer half.

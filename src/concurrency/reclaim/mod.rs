@@ -8,7 +8,7 @@
 //! arena slot through the sync layer's `UnsafeCell`: loom reports a read concurrent with that
 //! write as a causality violation, shuttle's reader reads `POISON` — caught, never UB.
 //!
-//! ## Three hand-written cells (`diff src/reclaim/broken.rs src/reclaim/fixed.rs`, and `acqrel.rs`)
+//! ## Three hand-written cells (`diff src/concurrency/reclaim/broken.rs src/concurrency/reclaim/fixed.rs`, and `acqrel.rs`)
 //!
 //! | variant   | the writer, after storing the new index                        | verdict                     |
 //! |-----------|----------------------------------------------------------------|-----------------------------|
@@ -99,6 +99,7 @@ backends! {
     acqrel => "acqrel.rs",
 }
 
+pub mod demo;
 pub mod epoch_cell;
 
 /// What a reclaimed slot holds; a reader that reads it has used freed memory.

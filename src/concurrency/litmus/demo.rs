@@ -1,0 +1,174 @@
+//! The three litmus demos: message passing, store buffering and IRIW, each at every ordering.
+
+use super::{loom, run_on_cores, shuttle, Litmus, Mode};
+use crate::check::Report;
+use crate::hw::Pin;
+use crate::lab::{
+    BugClass, Can, Case, Checker, Demo, Detection, Figure, Group, Reordering, Row, RunOptions, RunOutput, Spec,
+    Threads, UsageError, Variants,
+};
+
+/// Litmus runs keep both threads' outcome of every round (16 bytes each) to compare them.
+const ROUNDS: (u64, &str) = (
+    10_000_000,
+    "both threads keep every round's outcome in memory to compare them",
+);
+
+/// One litmus demo: a test, its model scenario per backend, and its real-core run if x86 can
+/// show its outcome.
+#[derive(Debug)]
+pub struct LitmusDemo {
+    spec: Spec,
+    /// The model scenario under loom and under shuttle.
+    scenarios: (fn(Mode), fn(Mode)),
+    /// The real-core run, where there is one.
+    on_cores: Option<Litmus>,
+}
+
+const fn spec(
+    name: &'static str,
+    lesson: &'static str,
+    broken: Mode,
+    fixed: Mode,
+    reordering: Reordering,
+    threads: usize,
+) -> Spec {
+    Spec {
+        name,
+        module: "concurrency/litmus",
+        group: Group::Concurrency,
+        seed_title: "Memory reordering",
+        lesson,
+        variants: Variants::Orderings {
+            all: &Mode::ALL,
+            broken,
+            fixed,
+        },
+        can: Can {
+            run: !matches!(reordering, Reordering::MultiCopyAtomicity),
+            check: true,
+            step: true,
+        },
+        bug: BugClass::Ordering(reordering),
+        threads: Threads::Fixed(threads),
+        default_iterations: 200_000,
+        max_iterations: ROUNDS,
+        // loom models SeqCst loads and stores as Acquire/Release: a protocol that needs SeqCst
+        // (store buffering, IRIW) is reported broken at `seqcst`; message passing is not.
+        loom_false_positive: match reordering {
+            Reordering::StoreStoreOrLoadLoad => None,
+            _ => Some(Mode::SeqCst),
+        },
+        feature: None,
+    }
+}
+
+/// `message-passing`: a flag published before its data.
+pub static MESSAGE_PASSING: LitmusDemo = LitmusDemo {
+    spec: spec(
+        "message-passing",
+        "Relaxed publishes a flag before its data; Release/Acquire forbids the stale read",
+        Mode::Relaxed,
+        Mode::ReleaseAcquire,
+        Reordering::StoreStoreOrLoadLoad,
+        2,
+    ),
+    scenarios: (loom::scenario::message_passing, shuttle::scenario::message_passing),
+    on_cores: Some(Litmus::MessagePassing),
+};
+
+/// `store-buffering`: each thread stores, then loads the other's variable.
+pub static STORE_BUFFERING: LitmusDemo = LitmusDemo {
+    spec: spec(
+        "store-buffering",
+        "even Release/Acquire lets both threads miss each other's store; fence(SeqCst) forbids it",
+        Mode::ReleaseAcquire,
+        Mode::FenceSeqCst,
+        Reordering::StoreLoad,
+        2,
+    ),
+    scenarios: (loom::scenario::store_buffering, shuttle::scenario::store_buffering),
+    on_cores: Some(Litmus::StoreBuffering),
+};
+
+/// `iriw`: two writers, two readers that may disagree on the writes' order.
+pub static IRIW: LitmusDemo = LitmusDemo {
+    spec: spec(
+        "iriw",
+        "two readers may see two independent writes in opposite orders unless fenced",
+        Mode::ReleaseAcquire,
+        Mode::FenceSeqCst,
+        Reordering::MultiCopyAtomicity,
+        4,
+    ),
+    scenarios: (loom::scenario::iriw, shuttle::scenario::iriw),
+    on_cores: None,
+};
+
+impl Demo for LitmusDemo {
+    fn spec(&self) -> &Spec {
+        &self.spec
+    }
+
+    fn run(&self, cases: &[Case], opts: &RunOptions) -> Result<RunOutput, UsageError> {
+        let test = self.on_cores.expect("the spec runs only a litmus test x86 can show");
+        let mut out = RunOutput::new(&self.spec, opts);
+        for case in cases {
+            let r = run_on_cores(test, case.mode(), opts.iterations, opts.pin);
+            let mut figures = vec![Figure::count("rounds", r.rounds)];
+            if test == Litmus::MessagePassing {
+                figures.push(Figure::count("rounds that saw ready", r.observed));
+                figures.push(Figure::count("stale reads", r.hits));
+            } else {
+                figures.push(Figure::count("both-zero", r.hits));
+                figures.push(Figure::percent("both-zero %", r.hits, r.rounds));
+            }
+            out.rows.push(Row {
+                case: case.label(),
+                figures,
+                parallel: Some(r.parallelism.ran_in_parallel()),
+                parallelism: r.parallelism.verdict(),
+            });
+        }
+        out.notes.push(if test == Litmus::MessagePassing {
+            crate::hw::X86_TSO_NOTE.to_string()
+        } else {
+            "x86 keeps each store in a store buffer while the next load runs: Relaxed and Release/Acquire allow \
+             both-zero (~1-2% of rounds on a quiet machine); SeqCst stores (xchg) and fence(SeqCst) (mfence) drain it"
+                .into()
+        });
+        Ok(out)
+    }
+
+    fn check(&self, case: Case, checker: Checker) -> Report {
+        let threads = match self.spec.threads {
+            Threads::Fixed(n) => n,
+            Threads::AtLeast { default, .. } => default,
+        };
+        let scenario = if checker == Checker::Loom {
+            self.scenarios.0
+        } else {
+            self.scenarios.1
+        };
+        let mode = case.mode();
+        checker.explore(threads, move || scenario(mode))
+    }
+
+    fn detect_on_cores(&self, case: Case) -> Detection {
+        let Some(test) = self.on_cores else {
+            return Detection::Blind("not run".into());
+        };
+        let r = run_on_cores(test, case.mode(), 100_000, Pin::Spread);
+        if r.hits > 0 {
+            Detection::Found {
+                count: r.rounds,
+                text: format!("found: {} of {} rounds", r.hits, r.rounds),
+            }
+        } else {
+            Detection::Missed {
+                count: r.rounds,
+                text: format!("missed in {} rounds", r.rounds),
+            }
+        }
+    }
+}

@@ -1,0 +1,587 @@
+//! The lab behind `cargo run --release`: the [`Demo`] interface, the [`registry`] of demos, and
+//! what the commands do with them ([`run`], [`check_output`], [`replay`], [`matrix_row`]).
+//!
+//! A demo lives in its concept's folder (`src/<group>/<concept>/demo.rs`) and declares, in one
+//! [`Spec`], everything the lab needs: its name, seed group and title, lesson, variants or
+//! orderings, what a learner can do with it, its [`BugClass`], thread and iteration bounds. It
+//! implements [`Demo`] for the parts that are code: how it runs on real cores, its model
+//! scenario per checker, a custom replay, and how real cores detect its bug. The lab never
+//! matches on a demo's name: what differs between demos is data in the spec or a method of the
+//! demo, and the matrix's blind cells follow from the bug class.
+//!
+//! Results are typed ([`RunOutput`]: rows of [`Figure`]s, notes and [`Series`]), so text,
+//! `--json` and plots render the same thing; [`render`] turns them into the terminal's text.
+
+mod drive;
+pub mod registry;
+pub mod render;
+
+use std::fmt;
+
+use serde::Serialize;
+
+use crate::check::Report;
+pub use crate::litmus::Mode;
+pub use crate::Variant;
+pub use drive::{
+    cases, check_output, hardware_cell, matrix_bugs, matrix_row, replay, run, CheckOutput, LOOM_SEQCST_NOTE,
+    SHUTTLE_ITERATIONS,
+};
+pub use registry::{find, DEMOS, SEED};
+
+/// The seed site's four groups, in its order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub enum Group {
+    /// Atomics, orderings, lock-free structures, reclamation.
+    Concurrency,
+    /// The driver/device protocols of a network card.
+    Nic,
+    /// Caches, coherence, TLB, branches, NUMA.
+    Cpu,
+    /// TCP and collective communication.
+    Net,
+}
+
+impl Group {
+    /// Every group, in the seed's order.
+    pub const ALL: [Group; 4] = [Group::Concurrency, Group::Nic, Group::Cpu, Group::Net];
+
+    /// The seed's title for the group.
+    pub fn title(self) -> &'static str {
+        match self {
+            Group::Concurrency => "Concurrency & the memory model",
+            Group::Nic => "The NIC datapath",
+            Group::Cpu => "CPU & microarchitecture",
+            Group::Net => "Networking, TCP & AI fabric",
+        }
+    }
+}
+
+/// Which reordering an ordering bug needs: it decides whether x86-64 (TSO) can show it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub enum Reordering {
+    /// A store passing a later load (store buffering): x86 does it.
+    StoreLoad,
+    /// Stores, or loads, leaving program order (message passing): x86 never does.
+    StoreStoreOrLoadLoad,
+    /// Two readers disagreeing on the order of independent writes (IRIW): x86 is multi-copy atomic.
+    MultiCopyAtomicity,
+}
+
+/// What kind of bug the broken variant has: it decides which checker can see it and whether real
+/// cores can run it (the matrix's "blind" cells and their reasons).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub enum BugClass {
+    /// A bad interleaving of well-defined atomic steps (lost update, ABA, double pop): every
+    /// checker can see it, and real cores when the threads truly run at once.
+    Interleaving,
+    /// A weak ordering lets a thread read a stale value: only loom models weak memory.
+    Ordering(Reordering),
+    /// Plain memory accessed by two threads at once, undefined behaviour on real threads, so the
+    /// broken variant exists only for the checkers. `ordering_caused`: the race needs a weak
+    /// ordering (shuttle cannot see it), rather than an interleaving (a use-after-free it can).
+    DataRace {
+        /// True when a weak ordering, not an interleaving, makes the accesses race.
+        ordering_caused: bool,
+    },
+    /// A cost, not a bug: there is nothing for a checker to find.
+    Performance,
+}
+
+impl BugClass {
+    /// Why `checker` cannot see this class, if it cannot.
+    pub fn blind_spot(self, checker: Checker) -> Option<&'static str> {
+        let weak_memory = matches!(
+            self,
+            BugClass::Ordering(_) | BugClass::DataRace { ordering_caused: true }
+        );
+        (weak_memory && checker != Checker::Loom).then_some("shuttle models every atomic as SeqCst")
+    }
+
+    /// Why real x86-64 cores cannot show (or must not run) this class, if so.
+    pub fn hardware_blind_spot(self) -> Option<&'static str> {
+        match self {
+            BugClass::DataRace { .. } => Some(
+                "not run: a data race on plain memory (here a use-after-free or a torn slot) is undefined \
+                 behaviour on real cores; the broken variant exists only for the checkers",
+            ),
+            BugClass::Ordering(Reordering::StoreStoreOrLoadLoad) => {
+                Some("blind: x86 is TSO (stores and loads stay in order)")
+            }
+            BugClass::Ordering(Reordering::MultiCopyAtomicity) => Some("blind: x86 is multi-copy atomic"),
+            BugClass::Ordering(Reordering::StoreLoad) | BugClass::Interleaving => None,
+            BugClass::Performance => Some("not a bug: a cost to measure"),
+        }
+    }
+
+    /// The name used in `list --json` and the docs.
+    pub fn name(self) -> &'static str {
+        match self {
+            BugClass::Interleaving => "interleaving",
+            BugClass::Ordering(_) => "ordering",
+            BugClass::DataRace { .. } => "data race",
+            BugClass::Performance => "performance",
+        }
+    }
+}
+
+/// How a demo's cases are chosen: a broken/fixed pair, or a litmus test at an ordering.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Variants {
+    /// `--variant broken|fixed`.
+    BrokenFixed,
+    /// `--ordering` over `all`; `--variant broken` / `fixed` stand for `broken` / `fixed`.
+    Orderings {
+        /// The orderings `--ordering` accepts.
+        all: &'static [Mode],
+        /// The ordering `--variant broken` runs.
+        broken: Mode,
+        /// The ordering `--variant fixed` runs.
+        fixed: Mode,
+    },
+}
+
+/// How many threads a run takes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Threads {
+    /// Always this many (a litmus test's roles); `--threads` must match.
+    Fixed(usize),
+    /// `--threads` from `min`, `default` when not given.
+    AtLeast {
+        /// The fewest a run can use.
+        min: usize,
+        /// Without `--threads`.
+        default: usize,
+    },
+}
+
+/// What a learner can do with a demo.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct Can {
+    /// `run`: on real cores.
+    pub run: bool,
+    /// `check`: under loom and shuttle.
+    pub check: bool,
+    /// `step`: replay a failing interleaving.
+    pub step: bool,
+}
+
+/// Everything the lab knows about a demo that is data.
+#[derive(Clone, Copy, Debug)]
+pub struct Spec {
+    /// The name the command line takes.
+    pub name: &'static str,
+    /// The concept module, as a path from `src/` (`concurrency/counter`): the README links it.
+    pub module: &'static str,
+    /// The seed group.
+    pub group: Group,
+    /// The seed demo it makes real (several lab demos may share one).
+    pub seed_title: &'static str,
+    /// One-line lesson.
+    pub lesson: &'static str,
+    /// Its variants or orderings.
+    pub variants: Variants,
+    /// What a learner can do with it.
+    pub can: Can,
+    /// What kind of bug its broken variant has.
+    pub bug: BugClass,
+    /// Threads a run takes.
+    pub threads: Threads,
+    /// Iterations (rounds, updates…) per thread without `--iterations`.
+    pub default_iterations: u64,
+    /// The largest `--iterations` a run accepts, and why: every run fits in bounded memory.
+    pub max_iterations: (u64, &'static str),
+    /// The ordering whose loom failure is loom's known SeqCst false positive (loom models SeqCst
+    /// loads and stores as Acquire/Release, loom issue #180), so it is not a detection.
+    pub loom_false_positive: Option<Mode>,
+    /// The cargo feature the demo needs, and whether this build has it.
+    pub feature: Option<(&'static str, bool)>,
+}
+
+/// `max_iterations` of a demo whose run keeps nothing per iteration: the CLI's own bound.
+pub const NO_ITERATION_LIMIT: (u64, &str) = (1_000_000_000, "the lab's bound on any run");
+
+impl Spec {
+    /// The cargo feature the demo needs, when this build left it out.
+    pub fn missing_feature(&self) -> Option<&'static str> {
+        self.feature.filter(|&(_, on)| !on).map(|(name, _)| name)
+    }
+
+    /// What a learner can do with it, for the tables.
+    pub fn abilities(&self) -> String {
+        let mut v = Vec::new();
+        for (yes, what) in [
+            (self.can.run, "run"),
+            (self.can.check, "check"),
+            (self.can.step, "step"),
+        ] {
+            if yes {
+                v.push(what);
+            }
+        }
+        v.join(" · ")
+    }
+
+    /// The orderings `--ordering` accepts (empty for a broken/fixed pair).
+    pub fn orderings(&self) -> &'static [Mode] {
+        match self.variants {
+            Variants::BrokenFixed => &[],
+            Variants::Orderings { all, .. } => all,
+        }
+    }
+
+    /// The case that stands for its broken variant (the matrix's row, `step`'s replay).
+    pub fn broken_case(&self) -> Case {
+        match self.variants {
+            Variants::BrokenFixed => Case::Variant(Variant::Broken),
+            Variants::Orderings { broken, .. } => Case::Mode(broken),
+        }
+    }
+}
+
+impl Serialize for Spec {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let mut st = s.serialize_struct("Demo", 11)?;
+        st.serialize_field("name", self.name)?;
+        st.serialize_field("concept", self.module.rsplit('/').next().unwrap_or(self.module))?;
+        st.serialize_field("group", self.group.title())?;
+        st.serialize_field("seed_demo", self.seed_title)?;
+        st.serialize_field("lesson", self.lesson)?;
+        st.serialize_field(
+            "orderings",
+            &self.orderings().iter().map(|m| m.name()).collect::<Vec<_>>(),
+        )?;
+        st.serialize_field("run", &self.can.run)?;
+        st.serialize_field("check", &self.can.check)?;
+        st.serialize_field("step", &self.can.step)?;
+        st.serialize_field("bug_class", self.bug.name())?;
+        st.serialize_field("available", &self.missing_feature().is_none())?;
+        st.end()
+    }
+}
+
+/// A demo of the lab: its [`Spec`] and the code behind `run`, `check`, `step` and the matrix.
+///
+/// A method the spec does not promise (`can.run: false` and no `run`) keeps its default; a test
+/// (`tests/registry.rs`) walks the registry and exercises every promised one.
+pub trait Demo: Sync {
+    /// Everything about the demo that is data.
+    fn spec(&self) -> &Spec;
+
+    /// Runs `cases` on real cores. The lab has already checked the cases, the thread count and the
+    /// iteration bound against the spec, and resolved the defaults into `opts`.
+    fn run(&self, cases: &[Case], opts: &RunOptions) -> Result<RunOutput, UsageError> {
+        let _ = (cases, opts);
+        Err(UsageError(format!("demo `{}` has no real-core run", self.spec().name)))
+    }
+
+    /// Runs the model scenario of `case` under `checker` (every role on its own model thread).
+    fn check(&self, case: Case, checker: Checker) -> Report {
+        let _ = (case, checker);
+        unreachable!("demo `{}` has no model scenario", self.spec().name)
+    }
+
+    /// A replay of its own (the default replays the checker's counterexample); `None`: use the default.
+    fn replay(&self, variant: Variant) -> Option<Replay> {
+        let _ = variant;
+        None
+    }
+
+    /// Runs the broken variant on real cores for the matrix (only asked when the bug class lets
+    /// real cores show it).
+    fn detect_on_cores(&self, case: Case) -> Detection {
+        let _ = case;
+        Detection::Blind("not run".into())
+    }
+}
+
+/// What a real-core run of a broken variant showed, for the matrix.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Detection {
+    /// The bug showed: after `count` iterations (rounds, values…), and how.
+    Found {
+        /// Iterations (or rounds, values) run.
+        count: u64,
+        /// What showed.
+        text: String,
+    },
+    /// It did not show in `count` iterations.
+    Missed {
+        /// Iterations (or rounds, values) run.
+        count: u64,
+        /// What ran.
+        text: String,
+    },
+    /// Could not tell (the machine was busy), or cannot run: why.
+    Blind(String),
+}
+
+/// A user mistake: printed as one line, exit code 2.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UsageError(pub String);
+
+impl fmt::Display for UsageError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for UsageError {}
+
+/// One case of a command: a broken/fixed variant, or a litmus test at an ordering.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Case {
+    /// A broken/fixed structure.
+    Variant(Variant),
+    /// A litmus test at an ordering.
+    Mode(Mode),
+}
+
+impl Case {
+    /// The label printed for it.
+    pub fn label(self) -> String {
+        match self {
+            Case::Variant(v) => v.name().to_string(),
+            Case::Mode(m) => m.name().to_string(),
+        }
+    }
+
+    /// The variant of a broken/fixed case.
+    ///
+    /// # Panics
+    /// On a litmus case: the lab hands a demo only the cases its spec declares.
+    pub fn variant(self) -> Variant {
+        match self {
+            Case::Variant(v) => v,
+            Case::Mode(m) => unreachable!("a broken/fixed demo got ordering {m}"),
+        }
+    }
+
+    /// The ordering of a litmus case.
+    ///
+    /// # Panics
+    /// On a broken/fixed case: the lab hands a demo only the cases its spec declares.
+    pub fn mode(self) -> Mode {
+        match self {
+            Case::Mode(m) => m,
+            Case::Variant(v) => unreachable!("a litmus demo got variant {v}"),
+        }
+    }
+}
+
+/// `run`'s options, resolved against the demo's spec.
+#[derive(Clone, Copy, Debug)]
+pub struct RunOptions {
+    /// Threads.
+    pub threads: usize,
+    /// Iterations (rounds for litmus tests) per thread.
+    pub iterations: u64,
+    /// How to pin the threads.
+    pub pin: crate::hw::Pin,
+}
+
+/// One measured or counted figure of a row.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Figure {
+    /// What it is: `lost updates`, `ns/increment`…
+    pub label: String,
+    /// Its value as a number (`NaN` for a figure that is not one).
+    pub value: f64,
+    /// Its unit (`ns`, `%`, `x`, `items/s`; empty for a count).
+    pub unit: &'static str,
+    /// How the text output prints it.
+    pub text: String,
+}
+
+impl Figure {
+    /// A count.
+    pub fn count(label: &str, n: u64) -> Self {
+        Self {
+            label: label.into(),
+            value: n as f64,
+            unit: "",
+            text: n.to_string(),
+        }
+    }
+
+    /// A number printed with `decimals` decimals, in `unit`.
+    pub fn number(label: &str, value: f64, decimals: usize, unit: &'static str) -> Self {
+        Self {
+            label: label.into(),
+            value,
+            unit,
+            text: format!("{value:.decimals$}{}", if unit == "x" { "x" } else { "" }),
+        }
+    }
+
+    /// `part` as a percentage of `whole`, two decimals.
+    pub fn percent(label: &str, part: u64, whole: u64) -> Self {
+        let value = if whole == 0 {
+            0.0
+        } else {
+            part as f64 * 100.0 / whole as f64
+        };
+        Self {
+            label: label.into(),
+            value,
+            unit: "%",
+            text: format!("{value:.2}%"),
+        }
+    }
+
+    /// Text only (a figure that is not a number here).
+    pub fn text(label: &str, text: &str) -> Self {
+        Self {
+            label: label.into(),
+            value: f64::NAN,
+            unit: "",
+            text: text.into(),
+        }
+    }
+}
+
+/// JSON: `[label, text, value, unit]` (the first two as the lab has always printed them).
+impl Serialize for Figure {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeTuple;
+        let mut t = s.serialize_tuple(4)?;
+        t.serialize_element(&self.label)?;
+        t.serialize_element(&self.text)?;
+        t.serialize_element(&(self.value.is_finite()).then_some(self.value))?;
+        t.serialize_element(self.unit)?;
+        t.end()
+    }
+}
+
+/// One row of a run: a case and what it measured.
+#[derive(Clone, Debug, Serialize)]
+pub struct Row {
+    /// `broken`, `fixed`, `relaxed`, `padded`…
+    pub case: String,
+    /// Its figures, in display order (every row of a run has the same labels).
+    pub figures: Vec<Figure>,
+    /// Whether the threads really ran in parallel (`None`: not measured, it does not matter here).
+    pub parallel: Option<bool>,
+    /// The parallelism verdict line.
+    pub parallelism: String,
+}
+
+/// A curve: `(x, y)` points with units, for plots.
+#[derive(Clone, Debug, Serialize)]
+pub struct Series {
+    /// What the curve is.
+    pub name: String,
+    /// The x axis' label and unit.
+    pub x: (String, &'static str),
+    /// The y axis' label and unit.
+    pub y: (String, &'static str),
+    /// The points, in x order.
+    pub points: Vec<(f64, f64)>,
+}
+
+/// What a `run` measured: rows, notes and series.
+#[derive(Clone, Debug, Serialize)]
+pub struct RunOutput {
+    /// The demo.
+    pub demo: String,
+    /// Threads used.
+    pub threads: usize,
+    /// Iterations (or rounds) per thread.
+    pub iterations: u64,
+    /// One row per case.
+    pub rows: Vec<Row>,
+    /// Honest notes (what the hardware cannot show, how to see it anyway).
+    pub notes: Vec<String>,
+    /// Curves, where the demo measures one.
+    pub series: Vec<Series>,
+}
+
+impl RunOutput {
+    /// An empty result for `demo` with `opts`: the demo adds rows, notes and series.
+    pub fn new(spec: &Spec, opts: &RunOptions) -> Self {
+        Self {
+            demo: spec.name.into(),
+            threads: opts.threads,
+            iterations: opts.iterations,
+            rows: Vec::new(),
+            notes: Vec::new(),
+            series: Vec::new(),
+        }
+    }
+}
+
+/// A replay: an introduction and the steps, one per Enter.
+#[derive(Clone, Debug, Serialize)]
+pub struct Replay {
+    /// The demo.
+    pub demo: String,
+    /// What is being replayed and where it came from.
+    pub intro: String,
+    /// The steps.
+    pub steps: Vec<String>,
+    /// The conclusion.
+    pub outcome: String,
+}
+
+/// The checkers `check` and `matrix` run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+pub enum Checker {
+    /// loom, exhaustive (bounded for 3+ threads).
+    Loom,
+    /// shuttle's random scheduler, [`SHUTTLE_ITERATIONS`] schedules.
+    ShuttleRandom,
+    /// shuttle's PCT scheduler at depth 2 (3 for 3+ threads), [`SHUTTLE_ITERATIONS`] schedules.
+    ShuttlePct,
+}
+
+impl Checker {
+    /// Every checker.
+    pub const ALL: [Checker; 3] = [Checker::Loom, Checker::ShuttleRandom, Checker::ShuttlePct];
+
+    /// The column title.
+    pub fn name(self) -> &'static str {
+        match self {
+            Checker::Loom => "loom",
+            Checker::ShuttleRandom => "shuttle random",
+            Checker::ShuttlePct => "shuttle PCT",
+        }
+    }
+
+    /// Runs `scenario` (with `threads` model threads, the main one included) under this checker,
+    /// with the lab's bounds: loom bounds preemptions at 2 for 3+ threads (its search explodes
+    /// otherwise), shuttle PCT looks for bugs of depth 2 (3 for 3+ threads).
+    pub fn explore(self, threads: usize, scenario: impl Fn() + Send + Sync + 'static) -> Report {
+        use crate::check;
+        match self {
+            Checker::Loom => check::loom(if threads >= 3 { Some(2) } else { None }, scenario),
+            Checker::ShuttleRandom => check::shuttle_random(SHUTTLE_ITERATIONS, check::DEFAULT_SEED, scenario),
+            Checker::ShuttlePct => check::shuttle_pct(
+                SHUTTLE_ITERATIONS,
+                if threads >= 3 { 3 } else { 2 },
+                check::DEFAULT_SEED,
+                scenario,
+            ),
+        }
+    }
+}
+
+/// One cell of the detection matrix.
+#[derive(Clone, Debug, Serialize)]
+pub struct Cell {
+    /// `found` / `missed` / `blind` / `false positive`.
+    pub verdict: String,
+    /// Executions (checkers) or iterations (hardware) to first detection, or explored in all.
+    pub count: u64,
+    /// Human text for the cell.
+    pub text: String,
+}
+
+/// One row: a broken variant under every checker and on real cores.
+#[derive(Clone, Debug, Serialize)]
+pub struct MatrixRow {
+    /// `demo (case)`.
+    pub bug: String,
+    /// loom, shuttle random, shuttle PCT, real hardware.
+    pub cells: Vec<Cell>,
+}

@@ -1,0 +1,96 @@
+//! The registry: one line per demo. A new concept is its folder plus a line here.
+//!
+//! Everything else (`list`, the possible values of `<DEMO>`, the matrix, the README's concept
+//! table, the test that exercises every demo) is derived from this list and the demos' specs.
+
+use super::{drive, Demo, Group, UsageError};
+use crate::concurrency;
+
+/// Every demo the lab has built, in the order `list` shows them.
+pub static DEMOS: &[&dyn Demo] = &[
+    &concurrency::counter::demo::LOST_UPDATE,
+    &concurrency::counter::demo::CAS_RETRY,
+    &concurrency::litmus::demo::MESSAGE_PASSING,
+    &concurrency::litmus::demo::STORE_BUFFERING,
+    &concurrency::litmus::demo::IRIW,
+    &concurrency::spsc::demo::SPSC,
+    &concurrency::mpmc::demo::MPMC,
+    &concurrency::stack::demo::ABA,
+    &concurrency::reclaim::demo::RCU,
+    &concurrency::reclaim::demo::RCU_GRACE,
+    &concurrency::false_sharing::demo::FALSE_SHARING,
+];
+
+/// The seed site's demos, group by group, in its order: the catalogue the lab is building. A seed
+/// demo no registered demo names (`Spec::seed_title`) is listed as not built yet.
+pub const SEED: &[(Group, &[&str])] = &[
+    (
+        Group::Concurrency,
+        &[
+            "Memory reordering",
+            "CAS retry loop",
+            "The ABA problem",
+            "SPSC ring buffer",
+            "MPMC ring",
+            "RCU grace period",
+            "False sharing",
+        ],
+    ),
+    (
+        Group::Nic,
+        &[
+            "Descriptor ring (RX/TX)",
+            "Send path latency",
+            "Interrupt vs busy-poll (RX)",
+            "MMIO write vs read",
+            "IOMMU / IOVA",
+            "NAPI poll loop",
+            "Cut-through (CTPIO)",
+            "RDMA queue pair",
+        ],
+    ),
+    (
+        Group::Cpu,
+        &[
+            "Cache hierarchy",
+            "Cache locality",
+            "MESI coherence",
+            "TLB & page walk",
+            "Branch prediction",
+            "NUMA local vs remote",
+            "Batching",
+        ],
+    ),
+    (
+        Group::Net,
+        &[
+            "TCP encapsulation",
+            "TCP 3-way handshake",
+            "TCP congestion (AIMD)",
+            "TCP incast",
+            "All-reduce: ring vs tree",
+        ],
+    ),
+];
+
+/// Every demo name, in registry order: the possible values of `<DEMO>`.
+pub fn names() -> Vec<&'static str> {
+    DEMOS.iter().map(|d| d.spec().name).collect()
+}
+
+/// Finds a demo by name (the command line has already checked it is one) and refuses a demo this
+/// build left out.
+pub fn find(name: &str) -> Result<&'static dyn Demo, UsageError> {
+    let demo = DEMOS
+        .iter()
+        .copied()
+        .find(|d| d.spec().name == name)
+        .ok_or_else(|| UsageError(format!("unknown demo `{name}` (demos: {})", names().join(", "))))?;
+    drive::available(demo)?;
+    Ok(demo)
+}
+
+/// The registered demos that make the seed demo `title` real.
+pub fn demos_of(title: &str) -> impl Iterator<Item = &'static dyn Demo> + '_ {
+    DEMOS.iter().copied().filter(move |d| d.spec().seed_title == title)
+}
