@@ -17,7 +17,7 @@
 //! parallelism: yes — each thread was on a CPU 9x% of the run
 //! ```
 //! If the parallelism line says NO, another job holds a core and the losses shrink or vanish.
-//! The model checkers find the same bug without luck: `cargo test --test counter`.
+//! The model checkers find the same bug without luck: `cargo test --test model counter::`.
 
 use clap::Parser;
 use lockfree_lab::counter::{run_on_cores, Method, Variant};

@@ -17,7 +17,7 @@
 //! seqcst              200000           0    0.00%   yes
 //! fence-seqcst        200000           0    0.00%   yes
 //! MP (message passing) at relaxed: 0 stale reads in ~N rounds that saw ready
-//! x86-64 is TSO: ... loom shows the bug: cargo test --test litmus loom_mp_relaxed_stale_read_found
+//! x86-64 is TSO: ... loom shows the bug: cargo test --test model litmus::loom_mp_relaxed_stale_read_found
 //! ```
 //! Relaxed and Release/Acquire both allow the outcome; SeqCst stores compile to `xchg` and the
 //! fence to `mfence`, which drain the store buffer. If `parallel` says NO, another job holds a

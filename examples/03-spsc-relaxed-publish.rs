@@ -12,13 +12,13 @@
 //! ```text
 //! ring     capacity      items   in order  mismatches   full pushes    M items/s  parallel
 //! fixed          64   10000000   10000000           0          ~1e5–1e7     ~20–200  yes
-//! broken: not run on real threads: the broken ring's bug is a data race on the slots ... loom shows it: cargo test --test spsc loom_broken
+//! broken: not run on real threads: the broken ring's bug is a data race on the slots ... loom shows it: cargo test --test model spsc::loom_broken
 //! parallelism: yes — each thread was on a CPU 9x% of the run
 //! ```
 //! The broken ring (Relaxed `tail` publish, Relaxed `head` load) is a data race on plain memory —
 //! undefined behaviour — so it is not run here; on x86 it would pass anyway (TSO keeps the
 //! stores, and the loads, in order). The model checker shows it:
-//! `cargo test --test spsc loom_broken -- --nocapture` prints the failing interleaving.
+//! `cargo test --test model spsc::loom_broken -- --nocapture` prints the failing interleaving.
 //! `--capacity 0` prints one line and exits with code 2.
 
 use clap::Parser;

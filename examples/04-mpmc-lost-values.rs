@@ -21,7 +21,7 @@
 //! phantom: the consumer most often reads a slot that the producer has just overwritten.)
 //! If the parallelism line says NO, another job holds a core: the threads take turns and the
 //! broken queue may lose nothing. The model checkers find the bug without luck:
-//! `cargo test --test mpmc broken`. `--capacity 0` prints one line and exits with code 2.
+//! `cargo test --test model mpmc::broken`. `--capacity 0` prints one line and exits with code 2.
 
 use clap::Parser;
 use lockfree_lab::hw::Pin;

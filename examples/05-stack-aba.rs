@@ -20,7 +20,7 @@
 //! If the parallelism line says NO, another job holds a core and the corruption shrinks or
 //! vanishes. `--replay broken|fixed` prints the A→B→A interleaving step by step instead (no
 //! threads: the same steps every time). The checkers find it without luck:
-//! `cargo test --test stack`.
+//! `cargo test --test model stack::`.
 
 use clap::Parser;
 use lockfree_lab::hw::Pin;

@@ -16,7 +16,7 @@
 //! ```
 //! A service that holds a guard across slow work sees exactly this as memory growth (crossbeam
 //! issues #566 and #540). Keep read-side sections short, or `repin` in long loops. The
-//! hand-written cells and the checkers' verdicts: `cargo test --test reclaim`.
+//! hand-written cells and the checkers' verdicts: `cargo test --test model reclaim::`.
 
 use clap::Parser;
 

@@ -132,4 +132,4 @@ pub enum Pin {
 /// The honest line for what x86-64 cannot show.
 pub const X86_TSO_NOTE: &str = "x86-64 is TSO: stores become visible in program order and loads are not reordered \
 with older loads, so Relaxed message passing cannot go wrong on this CPU (only the compiler could reorder it; \
-ARM and POWER show it). loom shows the bug: cargo test --test litmus loom_mp_relaxed_stale_read_found";
+ARM and POWER show it). loom shows the bug: cargo test --test model litmus::loom_mp_relaxed_stale_read_found";

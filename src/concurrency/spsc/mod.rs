@@ -95,7 +95,7 @@
 //! let (_tx, _rx) = lockfree_lab::spsc::real::broken::channel::<u64>(1); // error: no `real::broken`
 //! ``` `examples/03-spsc-relaxed-publish.rs` runs the fixed ring on your cores, checks FIFO
 //! order, and prints why x86 would not show the bug; the loom tests show it:
-//! `cargo test --test spsc loom_broken`.
+//! `cargo test --test model spsc::loom_broken`.
 //!
 //! Sources: Erik Rigtorp, `SPSCQueue` (cached indices on separate cache lines); the rtrb crate
 //! (positions over twice the capacity, `Producer`/`Consumer` halves, chunked reads and writes);
@@ -224,4 +224,4 @@ pub fn run_on_cores(capacity: usize, items: u64, pin: crate::hw::Pin) -> Result<
 pub const X86_NOTE: &str = "the broken ring's bug is a data race on the slots: undefined behaviour, so it is not \
 run on real threads. On x86-64 it would not show anyway: TSO keeps the producer's slot write before its tail store \
 and the consumer's tail load before its slot read (Release and Acquire are plain movs), and no store passes an \
-earlier load. ARM and POWER can show it. loom shows it: cargo test --test spsc loom_broken";
+earlier load. ARM and POWER can show it. loom shows it: cargo test --test model spsc::loom_broken";

@@ -1,0 +1,13 @@
+//! The model tests: loom and shuttle explore every concept's broken and fixed variants.
+//!
+//! One test target, one module per concept (`loom-tests/<concept>.rs`), so that
+//! `cargo test --test model <concept>::` runs one concept (`scripts/mutate-orderings` does) and
+//! the crate is linked once for all of them. Every test of a fixed variant has a broken twin that
+//! the same scenario catches, and every blind spot of a checker has a test that says so.
+
+mod counter;
+mod litmus;
+mod mpmc;
+mod reclaim; // feature `epoch` (the module says so itself)
+mod spsc;
+mod stack;
