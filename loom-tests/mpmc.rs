@@ -230,3 +230,21 @@ fn shuttle_pct_broken_push_then_pop_loses_a_value() {
     )
     .assert_found(LOST);
 }
+
+// ---- loom: `len` and `is_full` count only what was inside ----
+
+/// A worker pushes 1, pops it, pushes 2; an observer's `len()` must never say 2 (capacity 2: a
+/// `head` older than the `tail` it read, i.e. `is_full()` on a queue that held one item) nor a
+/// wrapped count (capacity 3: a `tail` older than the `head`). With Relaxed loads in `len` loom
+/// finds both (`scripts/mutate-orderings mpmc` weakens each Acquire of `len` in turn: this test
+/// kills them). `len` is the same code in both variants, so the broken queue has no twin here.
+#[test]
+fn loom_fixed_len_counts_only_what_was_inside() {
+    for capacity in [2, 3] {
+        let report = check::loom(Some(2), move || {
+            lm::scenario::len_counts_only_what_was_inside::<LoomFixed>(capacity)
+        });
+        report.assert_passed();
+        assert!(report.executions > 1, "loom explored only one execution: {report}");
+    }
+}

@@ -20,10 +20,15 @@ const CAPACITIES: [usize; 9] = [1, 2, 3, 7, 8, 255, 256, 257, 1024];
 /// Runs `f` on a thread and fails if it has not returned within 120 s: a hang detector (a spin
 /// that never ends), not a timing test — a slow or oversubscribed machine stays far below it.
 fn promptly<R: Send + 'static>(what: &str, f: impl FnOnce() -> R + Send + 'static) -> R {
+    within(120, what, f)
+}
+
+/// [`promptly`] with a limit of `secs` seconds.
+fn within<R: Send + 'static>(secs: u64, what: &str, f: impl FnOnce() -> R + Send + 'static) -> R {
     let (tx, rx) = mpsc::channel();
     std::thread::spawn(move || tx.send(f()).unwrap());
-    rx.recv_timeout(Duration::from_secs(120))
-        .unwrap_or_else(|_| panic!("{what} did not return within 120 s"))
+    rx.recv_timeout(Duration::from_secs(secs))
+        .unwrap_or_else(|_| panic!("{what} did not return within {secs} s"))
 }
 
 /// A payload that counts its drops.
@@ -197,6 +202,31 @@ fn zero_sized_types_work_and_drop() {
     }
     drop((tx, rx, q));
     assert_eq!(ZST_DROPS.load(Ordering::Relaxed) - before, 6);
+}
+
+/// The largest ring of zero-sized items (`usize::MAX / 4` slots) is built with no per-slot work:
+/// a loop over the slots would not end in a debug build.
+#[test]
+fn spsc_the_largest_ring_of_zero_sized_items_is_built_at_once_and_works() {
+    let max = lockfree_lab::spsc::max_capacity(0);
+    assert_eq!(max, usize::MAX / 4);
+    let drops = within(30, "try_channel::<()>(max_capacity(0))", move || {
+        let (mut tx, mut rx) = try_channel::<Zst>(max).expect("zero-sized slots need no memory");
+        assert_eq!(tx.capacity(), max);
+        for _ in 0..3 {
+            assert!(tx.push(Zst).is_ok());
+        }
+        assert_eq!((rx.pop(), rx.pop(), rx.len()), (Some(Zst), Some(Zst), 1));
+        let (mut tx, rx) = try_channel::<DropZst>(max).unwrap();
+        for _ in 0..3 {
+            assert!(tx.push(DropZst).is_ok());
+        }
+        assert_eq!(rx.len(), 3);
+        let before = ZST_DROPS.load(Ordering::Relaxed);
+        drop((tx, rx));
+        ZST_DROPS.load(Ordering::Relaxed) - before
+    });
+    assert_eq!(drops, 3, "the 3 zero-sized items left inside are dropped once each");
 }
 
 // ---- FIFO and exactly-once under real threads ----
@@ -418,6 +448,174 @@ fn mpmc_drops_every_item_once_including_those_left_inside() {
     q.push(Tracked(11, d.clone())).unwrap();
     drop(q);
     assert_eq!(d.load(Ordering::Relaxed), 14);
+}
+
+/// The last half is dropped by a thread that is unwinding a panic: the items left inside are
+/// still dropped (as rtrb and std's collections do), whichever half goes last.
+#[test]
+fn spsc_the_last_half_dropped_while_unwinding_drops_the_items_inside() {
+    for consumer_last in [false, true] {
+        let d = drops();
+        let (mut tx, rx) = channel::<Tracked>(4);
+        for i in 0..3 {
+            tx.push(Tracked(i, d.clone())).unwrap();
+        }
+        let last: Box<dyn std::any::Any + Send> = if consumer_last {
+            drop(tx);
+            Box::new(rx)
+        } else {
+            drop(rx);
+            Box::new(tx)
+        };
+        let unwound = std::thread::spawn(move || {
+            let _last = last;
+            panic!("the thread holding the last half panics");
+        })
+        .join();
+        assert!(unwound.is_err());
+        assert_eq!(
+            d.load(Ordering::Relaxed),
+            3,
+            "the 3 items left inside must be dropped once each (consumer last: {consumer_last})"
+        );
+    }
+}
+
+#[test]
+fn mpmc_a_queue_dropped_while_unwinding_drops_the_items_inside() {
+    let d = drops();
+    let q = Queue::<Tracked>::new(4);
+    for i in 0..3 {
+        q.push(Tracked(i, d.clone())).unwrap();
+    }
+    let unwound = std::thread::spawn(move || {
+        let _q = q;
+        panic!("the thread holding the queue panics");
+    })
+    .join();
+    assert!(unwound.is_err());
+    assert_eq!(
+        d.load(Ordering::Relaxed),
+        3,
+        "the 3 items left inside must be dropped once each"
+    );
+}
+
+/// An item whose `drop` panics (number 1), among 4 items left in a ring whose contents wrap
+/// around the end of the slot array.
+struct PanicsOnDrop(u64, Arc<AtomicUsize>);
+
+impl Drop for PanicsOnDrop {
+    fn drop(&mut self) {
+        self.1.fetch_add(1, Ordering::Relaxed);
+        assert!(self.0 != 1, "the drop of item 1 panics");
+    }
+}
+
+#[test]
+fn spsc_an_item_whose_drop_panics_does_not_leak_the_others() {
+    let d = drops();
+    let (mut tx, mut rx) = channel::<PanicsOnDrop>(4);
+    // Move the positions on by 2, so that items 0..4 sit in slots 2, 3, 0, 1.
+    for i in [10, 11] {
+        tx.push(PanicsOnDrop(i, d.clone())).unwrap();
+        drop(rx.pop());
+    }
+    for i in 0..4 {
+        tx.push(PanicsOnDrop(i, d.clone())).unwrap();
+    }
+    let before = d.load(Ordering::Relaxed);
+    let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || drop((tx, rx))));
+    assert!(r.is_err(), "the panic of item 1's drop goes on");
+    assert_eq!(
+        d.load(Ordering::Relaxed) - before,
+        4,
+        "items 0..4 must all be dropped, the one that panicked and the ones after it"
+    );
+}
+
+#[test]
+fn mpmc_an_item_whose_drop_panics_does_not_leak_the_others() {
+    let d = drops();
+    let q = Queue::<PanicsOnDrop>::new(4);
+    for i in [10, 11] {
+        q.push(PanicsOnDrop(i, d.clone())).unwrap();
+        drop(q.pop());
+    }
+    for i in 0..4 {
+        q.push(PanicsOnDrop(i, d.clone())).unwrap();
+    }
+    let before = d.load(Ordering::Relaxed);
+    let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || drop(q)));
+    assert!(r.is_err(), "the panic of item 1's drop goes on");
+    assert_eq!(
+        d.load(Ordering::Relaxed) - before,
+        4,
+        "items 0..4 must all be dropped, the one that panicked and the ones after it"
+    );
+}
+
+// ---- misuse of a checker's ring outside its checker: one panic, never an abort ----
+
+/// Runs the ignored test `name` of this test binary in a child process and checks that it
+/// passed: an abort (a panic while unwinding) would kill the child with SIGABRT, and it would
+/// kill this whole test binary if it ran here.
+fn passes_in_a_child_process(name: &str) {
+    let out = std::process::Command::new(std::env::current_exe().unwrap())
+        .args([name, "--exact", "--ignored", "--test-threads=1"])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && stdout.contains("1 passed"),
+        "{name} in a child process: {} (an abort is a signal, a failed test exit status 101)\n\
+         stdout:\n{stdout}\nstderr:\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// A shuttle ring used outside shuttle: the push panics (shuttle's own message); the halves are
+/// dropped while that panic unwinds and must not touch shuttle again.
+#[test]
+#[ignore = "the child process of spsc_shuttle_ring_used_outside_shuttle_panics_once_and_never_aborts"]
+#[should_panic(expected = "Are you accessing a Shuttle primitive outside of a Shuttle test?")]
+fn child_spsc_shuttle_ring_used_outside_shuttle() {
+    let (mut tx, rx) = lockfree_lab::spsc::shuttle::fixed::channel::<u64>(2);
+    let _rx = rx;
+    let _ = tx.push(1);
+}
+
+/// The same with a plain panic while both halves (one with an item inside) are alive.
+#[test]
+#[ignore = "the child process of spsc_shuttle_ring_used_outside_shuttle_panics_once_and_never_aborts"]
+#[should_panic(expected = "a panic while a shuttle ring is alive")]
+fn child_spsc_shuttle_ring_alive_during_a_panic() {
+    let (tx, rx) = lockfree_lab::spsc::shuttle::fixed::channel::<u64>(2);
+    let _halves = (tx, rx);
+    panic!("a panic while a shuttle ring is alive");
+}
+
+/// The MPMC queue, likewise.
+#[test]
+#[ignore = "the child process of mpmc_shuttle_queue_used_outside_shuttle_panics_once_and_never_aborts"]
+#[should_panic(expected = "Are you accessing a Shuttle primitive outside of a Shuttle test?")]
+fn child_mpmc_shuttle_queue_used_outside_shuttle() {
+    let q = lockfree_lab::mpmc::shuttle::fixed::Queue::<u64>::new(2);
+    let _ = q.push(1);
+}
+
+#[test]
+#[cfg_attr(miri, ignore = "Miri cannot spawn a process")]
+fn spsc_shuttle_ring_used_outside_shuttle_panics_once_and_never_aborts() {
+    passes_in_a_child_process("child_spsc_shuttle_ring_used_outside_shuttle");
+    passes_in_a_child_process("child_spsc_shuttle_ring_alive_during_a_panic");
+}
+
+#[test]
+#[cfg_attr(miri, ignore = "Miri cannot spawn a process")]
+fn mpmc_shuttle_queue_used_outside_shuttle_panics_once_and_never_aborts() {
+    passes_in_a_child_process("child_mpmc_shuttle_queue_used_outside_shuttle");
 }
 
 // ---- batches: partial commits ----

@@ -72,3 +72,23 @@ pub unsafe fn copy_from_cells<T: Copy>(dst: &mut [T], src: &[UnsafeCell<std::mem
     // `&mut [T]`, cannot overlap the cells.
     unsafe { std::ptr::copy_nonoverlapping(src.as_ptr() as *const T, dst.as_mut_ptr(), dst.len()) }
 }
+
+/// Whether a structure's destructor may use this backend's atomics and cells while its thread
+/// unwinds a panic. Yes on real hardware: they are plain instructions that cannot panic, so a ring
+/// dropped during a panic still drops the items left inside, as std's collections do.
+pub const DRAIN_WHILE_UNWINDING: bool = true;
+
+/// `n` cells holding `MaybeUninit::uninit()`, with no per-cell work: one allocation (none for a
+/// zero-sized `T`), so even `usize::MAX / 4` zero-sized slots cost nothing. An error if the
+/// allocation fails.
+pub fn uninit_cells<T>(
+    n: usize,
+) -> Result<Box<[UnsafeCell<std::mem::MaybeUninit<T>>]>, std::collections::TryReserveError> {
+    let mut cells: Vec<UnsafeCell<std::mem::MaybeUninit<T>>> = Vec::new();
+    cells.try_reserve_exact(n)?;
+    // SAFETY: the capacity is at least `n` (reserved above), and an uninitialized
+    // `UnsafeCell<MaybeUninit<T>>` is a valid value: `UnsafeCell` here is `repr(transparent)` over
+    // std's, itself over `MaybeUninit<T>`, for which any bytes (or none) are valid.
+    unsafe { cells.set_len(n) };
+    Ok(cells.into_boxed_slice())
+}

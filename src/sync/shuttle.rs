@@ -126,6 +126,24 @@ pub unsafe fn copy_from_cells<T: Copy>(dst: &mut [T], src: &[UnsafeCell<std::mem
     }
 }
 
+/// Whether a structure's destructor may use this backend's atomics and cells while its thread
+/// unwinds a panic. No under a model checker: its operations can panic themselves (outside a
+/// model, or while the checker tears a failed execution down), and a panic during unwinding aborts
+/// the whole test binary. So while unwinding, the rings leak (their handles, their items) instead:
+/// a leak is safe, an abort loses every test's result.
+pub const DRAIN_WHILE_UNWINDING: bool = false;
+
+/// `n` cells holding `MaybeUninit::uninit()`, built one by one (each checker cell has state of its
+/// own). An error if the allocation fails.
+pub fn uninit_cells<T>(
+    n: usize,
+) -> Result<Box<[UnsafeCell<std::mem::MaybeUninit<T>>]>, std::collections::TryReserveError> {
+    let mut cells = Vec::new();
+    cells.try_reserve_exact(n)?;
+    cells.extend((0..n).map(|_| UnsafeCell::new(std::mem::MaybeUninit::uninit())));
+    Ok(cells.into_boxed_slice())
+}
+
 #[cfg(test)]
 mod tests {
     use super::{thread, Arc, UnsafeCell};

@@ -1,7 +1,7 @@
 // FIX: every slot carries a stamp; a slot is written only when its stamp says "empty for this lap"
 // FIX: and read only when it says "full for this lap", and each side moves the stamp after its access.
 use super::slot::UnsafeSlot;
-use super::sync::{fence, AtomicUsize, Backoff, Ordering};
+use super::sync::{fence, AtomicUsize, Backoff, Ordering, DRAIN_WHILE_UNWINDING};
 use crate::mpmc::{CachePadded, CapacityError, Full, Slot};
 use std::marker::PhantomData;
 
@@ -15,8 +15,8 @@ struct Entry<S> {
 }
 
 /// A bounded multi-producer multi-consumer queue of exactly `capacity` slots; share it by `&`
-/// (`Send + Sync` for `T: Send`). `S` is the payload cell: [`UnsafeSlot<T>`] (the default: any
-/// `T`) or, for the demos, `AtomicSlot` (`u64`).
+/// (`Send + Sync` for `T: Send` and a `Send` payload cell). `S` is the payload cell:
+/// [`UnsafeSlot<T>`] (the default: any `T`) or, for the demos, `AtomicSlot` (`u64`).
 pub struct Queue<T, S: Slot<T> = UnsafeSlot<T>> {
     /// The next position to pop, `lap | index` (see `stamp`); moved by the consumer that claims it.
     head: CachePadded<AtomicUsize>,
@@ -33,11 +33,15 @@ pub struct Queue<T, S: Slot<T> = UnsafeSlot<T>> {
     _items: PhantomData<T>,
 }
 
-// SAFETY: the queue moves `T`s between threads (so `T: Send` suffices for both) and every shared
-// access to a slot is ordered by its stamp; `S` is only ever touched through that protocol.
-unsafe impl<T: Send, S: Slot<T>> Send for Queue<T, S> {}
-// SAFETY: as above: `&Queue` allows only `push`/`pop`, which follow the stamp protocol.
-unsafe impl<T: Send, S: Slot<T>> Sync for Queue<T, S> {}
+// SAFETY: the queue owns its `T`s and its payload cells `S`: moving it to another thread moves
+// them (and drops them there), so both must be `Send`.
+unsafe impl<T: Send, S: Slot<T> + Send> Send for Queue<T, S> {}
+// SAFETY: `&Queue` lets any thread `push` (a `T` moves in) and `pop` (a `T` moves out), so
+// `T: Send`; every thread also touches the cells `S`:
+// FIX: the stamps give a slot to one thread at a time, each access happening-before the next
+// FIX: (Release/Acquire on the stamp), so a cell passes from thread to thread as a moved value
+// FIX: would, as in a `Mutex<S>`: `S: Send` suffices (`UnsafeSlot` is `Send`, not `Sync`).
+unsafe impl<T: Send, S: Slot<T> + Send> Sync for Queue<T, S> {}
 
 impl<T, S: Slot<T>> Queue<T, S> {
     /// The slot of position `pos`.
@@ -61,14 +65,15 @@ impl<T, S: Slot<T>> Queue<T, S> {
         self.capacity
     }
 
-    /// Items in the queue at one instant (others may push or pop as you read it).
+    /// Items in the queue at one instant (others may push or pop as you read it): never more than
+    /// were ever inside, never a wrapped-around negative count.
     pub fn len(&self) -> usize {
         loop {
-            // ORDERING: Relaxed [len] — a snapshot count; re-reading `tail` makes the pair consistent.
-            let tail = self.tail.load(Ordering::Relaxed);
-            // ORDERING: Relaxed [len] — as above.
-            let head = self.head.load(Ordering::Relaxed);
-            // ORDERING: Relaxed [len] — as above: `tail` did not move while we read `head`.
+            // ORDERING: Acquire [len-tail] — pairs with the Release `tail` CAS that wrote this value: the pops its producer came after (in its thread, or through an Acquire it made) happen-before our `head` load, so that `head` is not older than this `tail` (a stale `head` would count popped items: a length the queue never had).
+            let tail = self.tail.load(Ordering::Acquire);
+            // ORDERING: Acquire [len-head] — pairs with the Release `head` CAS that wrote this value: its consumer saw the stamp its producer stored after moving `tail`, so our reload of `tail` is not older than the pushes of the items popped (a stale `tail` behind `head` would wrap to a count near `capacity`).
+            let head = self.head.load(Ordering::Acquire);
+            // ORDERING: Relaxed [len] — only compared with the first load (coherence keeps it no older); orders nothing after it.
             if self.tail.load(Ordering::Relaxed) == tail {
                 let (h, t) = (head & (self.one_lap - 1), tail & (self.one_lap - 1));
                 return if h < t {
@@ -243,19 +248,51 @@ impl<T, S: Slot<T>> Queue<T, S> {
 
 impl<T, S: Slot<T>> Drop for Queue<T, S> {
     fn drop(&mut self) {
-        if std::thread::panicking() {
-            // Leak the items rather than touch a model checker's state while it unwinds.
+        if !DRAIN_WHILE_UNWINDING && std::thread::panicking() {
+            // Under a model checker, leak the items rather than touch its state while this thread
+            // unwinds (a second panic would abort the test binary): a leak is safe. On real
+            // hardware the items are dropped, unwinding or not.
             return;
         }
         // ORDERING: Relaxed [last-drop] — `&mut self`: every other access happens-before this drop.
-        let mut pos = self.head.load(Ordering::Relaxed);
+        let head = self.head.load(Ordering::Relaxed);
         // ORDERING: Relaxed [last-drop] — as above.
         let tail = self.tail.load(Ordering::Relaxed);
-        while pos != tail {
-            // SAFETY: no push or pop is running, so every position in `head..tail` holds a written,
-            // unread value, and we have exclusive access.
-            unsafe { self.entry(pos).value.drop_value() };
-            pos = self.next(pos);
+        self.drop_values(head, tail);
+    }
+}
+
+impl<T, S: Slot<T>> Queue<T, S> {
+    /// Drops the values at positions `from..tail` (the queue's drop). A value whose `drop` panics
+    /// does not leak the others: a guard drops them while the panic unwinds, as std's collections
+    /// do (and, as there, a second panicking value aborts). Under a model checker they leak.
+    fn drop_values(&mut self, from: usize, tail: usize) {
+        /// The positions not dropped yet; dropping the guard drops their values.
+        struct Rest<'a, T, S: Slot<T>> {
+            queue: &'a mut Queue<T, S>,
+            next: usize,
+            tail: usize,
+        }
+        impl<T, S: Slot<T>> Drop for Rest<'_, T, S> {
+            fn drop(&mut self) {
+                // (Runs only while unwinding: under a checker, leak the rest, as `drop` does.)
+                if self.next != self.tail && DRAIN_WHILE_UNWINDING {
+                    self.queue.drop_values(self.next, self.tail);
+                }
+            }
+        }
+        let mut rest = Rest {
+            queue: self,
+            next: from,
+            tail,
+        };
+        while rest.next != rest.tail {
+            let pos = rest.next;
+            rest.next = rest.queue.next(pos);
+            // SAFETY: no push or pop is running (`&mut self`), so every position in `head..tail`
+            // holds a written, unread value; `rest` has moved past this one, so it is dropped once
+            // even if its `drop` panics.
+            unsafe { rest.queue.entry(pos).value.drop_value() };
         }
     }
 }

@@ -42,9 +42,10 @@
 //! |----------------|----------------------------------------|--------------------------------------------|------------|
 //! | `[slot-full]`  | push stores stamp `tail + 1` after its write | pop loads the stamp before its CAS and read | the read sees the write |
 //! | `[slot-empty]` | pop stores stamp `head + one_lap` after its read | push loads the stamp before its CAS and write | the next lap's write does not overwrite an unread or half-read value |
-//!
 //! | `[tail-seen]`  | a successful `tail` CAS                | `fence(Acquire)` before push reads `head` to decide "full" | a `head` no older than the `tail` read: pop-then-push never reports Full |
 //! | `[head-seen]`  | a successful `head` CAS                | `fence(Acquire)` before pop reads `tail` to decide "empty" | a `tail` no older than the `head` read: push-then-pop never reports empty |
+//! | `[len-tail]`   | a successful `tail` CAS                | `len` loads `tail` (Acquire) before `head` | a `head` no older than that push saw: `len` never counts popped items (loom found `is_full()` on a queue that held 1 item with Relaxed loads) |
+//! | `[len-head]`   | a successful `head` CAS                | `len` loads `head` (Acquire) before reloading `tail` | a reloaded `tail` no older than the pushes of the popped items: `len` never wraps below 0 |
 //!
 //! The other `head`/`tail` accesses are Relaxed (`[head-claim]`, `[tail-claim]`): they only
 //! decide who owns a position (Vyukov's queue uses relaxed CASes). The two `-seen` edges only
@@ -69,6 +70,53 @@
 //! So that a racy read is defined behaviour (never UB), the payload cell is a type parameter
 //! ([`Slot`]): `UnsafeSlot<T>` (`UnsafeCell<MaybeUninit<T>>`, the default, any `T`) or
 //! `AtomicSlot` (an `AtomicU64`). The broken queue only accepts [`RacySlot`]s, i.e. atomics.
+//!
+//! The queue owns its cells and hands each one from thread to thread, so it is `Send` and `Sync`
+//! only when the cell type is `Send` (the stamps make the accesses to one cell take turns, as a
+//! `Mutex` does, so the fixed queue needs no more; the broken one, whose threads may overlap on a
+//! cell, also needs `Sync`). A cell that shares an `Rc` with its thread would otherwise let two
+//! threads race on the reference count:
+//! ```compile_fail,E0277
+//! use lockfree_lab::mpmc::{real::fixed::Queue, Slot};
+//! use std::{cell::Cell, rc::Rc};
+//! thread_local!(static POOL: Rc<Cell<u64>> = Rc::new(Cell::new(0)));
+//! /// Every cell made on a thread shares that thread's `Rc`.
+//! struct RcSlot(Rc<Cell<u64>>);
+//! impl Slot<u64> for RcSlot {
+//!     fn empty() -> Self {
+//!         RcSlot(POOL.with(Rc::clone))
+//!     }
+//!     unsafe fn write(&self, v: u64) {
+//!         self.0.set(v)
+//!     }
+//!     unsafe fn read(&self) -> u64 {
+//!         self.0.get()
+//!     }
+//!     unsafe fn drop_value(&self) {}
+//! }
+//! let q = Queue::<u64, RcSlot>::new(2);
+//! std::thread::spawn(move || drop(q)); // error: `Rc<Cell<u64>>` cannot be sent between threads safely
+//! ```
+//! ```compile_fail,E0277
+//! # use lockfree_lab::mpmc::{real::fixed::Queue, Slot};
+//! # use std::{cell::Cell, rc::Rc};
+//! # thread_local!(static POOL: Rc<Cell<u64>> = Rc::new(Cell::new(0)));
+//! # struct RcSlot(Rc<Cell<u64>>);
+//! # impl Slot<u64> for RcSlot {
+//! #     fn empty() -> Self {
+//! #         RcSlot(POOL.with(Rc::clone))
+//! #     }
+//! #     unsafe fn write(&self, v: u64) {
+//! #         self.0.set(v)
+//! #     }
+//! #     unsafe fn read(&self) -> u64 {
+//! #         self.0.get()
+//! #     }
+//! #     unsafe fn drop_value(&self) {}
+//! # }
+//! fn shared_by_threads<Q: Sync>(_: &Q) {}
+//! shared_by_threads(&Queue::<u64, RcSlot>::new(2)); // error: `Rc<Cell<u64>>` cannot be sent between threads safely
+//! ```
 //!
 //! ## Who sees it
 //!
@@ -145,6 +193,12 @@ pub trait Mpmc: Send + Sync + 'static {
     fn push(&self, value: u64) -> Result<(), Full<u64>>;
     /// `pop`.
     fn pop(&self) -> Option<u64>;
+    /// `len`.
+    fn len(&self) -> usize;
+    /// `is_empty`.
+    fn is_empty(&self) -> bool;
+    /// `is_full`.
+    fn is_full(&self) -> bool;
 }
 
 macro_rules! impl_mpmc {
@@ -158,6 +212,15 @@ macro_rules! impl_mpmc {
             }
             fn pop(&self) -> Option<u64> {
                 $backend::$variant::Queue::pop(self)
+            }
+            fn len(&self) -> usize {
+                $backend::$variant::Queue::len(self)
+            }
+            fn is_empty(&self) -> bool {
+                $backend::$variant::Queue::is_empty(self)
+            }
+            fn is_full(&self) -> bool {
+                $backend::$variant::Queue::is_full(self)
             }
         }
     )+};

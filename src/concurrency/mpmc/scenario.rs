@@ -144,3 +144,32 @@ pub fn push_then_pop<Q: Mpmc>() {
     let popped: Vec<u64> = workers.into_iter().filter_map(|w| w.join().unwrap()).collect();
     check_exactly_once(vec![1, 2], popped);
 }
+
+/// `len` counts only what was inside: a worker pushes 1, pops it and pushes 2, so the queue of
+/// `capacity` never holds more than one item; an observer reads `len()` and then `is_full()`.
+/// Each must say at most one item (pinned reason: `len: `). Capacity 2 shows a stale `head`
+/// (`len() = 2`, `is_full()`), capacity 3 a stale `tail` behind `head` (a count that wrapped).
+pub fn len_counts_only_what_was_inside<Q: Mpmc>(capacity: usize) {
+    let q = Arc::new(Q::with_capacity(capacity));
+    let worker = {
+        let q = Arc::clone(&q);
+        thread::spawn(move || {
+            assert!(q.push(1).is_ok(), "a push into an empty queue reported Full");
+            let first = q.pop();
+            assert!(q.push(2).is_ok(), "a push into a queue with room reported Full");
+            first
+        })
+    };
+    let observer = {
+        let q = Arc::clone(&q);
+        thread::spawn(move || (q.len(), q.is_full()))
+    };
+    let mut popped: Vec<u64> = worker.join().unwrap().into_iter().collect();
+    let (len, full) = observer.join().unwrap();
+    assert!(
+        len <= 1 && !full,
+        "len: the observer read len() = {len}, is_full() = {full} from a queue of capacity {capacity} that never held more than 1 item"
+    );
+    drain(&*q, &mut popped);
+    check_exactly_once(vec![1, 2], popped);
+}

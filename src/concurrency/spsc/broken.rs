@@ -1,7 +1,9 @@
 // BUG: `tail` is published and read with Relaxed (a), and the producer reads `head` with Relaxed (b).
-use super::sync::{copy_from_cells, copy_to_cells, Arc, AtomicUsize, Ordering, UnsafeCell};
+use super::sync::{
+    copy_from_cells, copy_to_cells, uninit_cells, Arc, AtomicUsize, Ordering, UnsafeCell, DRAIN_WHILE_UNWINDING,
+};
 use crate::spsc::{CachePadded, CapacityError, Full};
-use std::mem::MaybeUninit;
+use std::mem::{ManuallyDrop, MaybeUninit};
 
 /// One payload slot of the ring.
 type Slot<T> = UnsafeCell<MaybeUninit<T>>;
@@ -97,22 +99,65 @@ impl<T> Shared<T> {
 
 impl<T> Drop for Shared<T> {
     fn drop(&mut self) {
-        if std::thread::panicking() {
-            // Leak the items rather than touch a model checker's state while it unwinds (a
-            // second panic would abort the test binary); a leak is safe.
-            return;
-        }
         // ORDERING: Relaxed [last-drop] — both halves are gone: `Arc`'s drop made their accesses happen-before this.
-        let mut head = self.head.load(Ordering::Relaxed);
+        let head = self.head.load(Ordering::Relaxed);
         // ORDERING: Relaxed [last-drop] — as above.
         let tail = self.tail.load(Ordering::Relaxed);
-        while head != tail {
+        self.drop_items(head, tail);
+    }
+}
+
+impl<T> Shared<T> {
+    /// Drops the items at positions `from..tail` (the last drop). An item whose `drop` panics
+    /// does not leak the others: a guard drops them while the panic unwinds, as std's collections
+    /// do (and, as there, a second panicking item aborts). Under a model checker they leak.
+    fn drop_items(&self, from: usize, tail: usize) {
+        /// The positions not dropped yet; dropping the guard drops their items.
+        struct Rest<'a, T> {
+            shared: &'a Shared<T>,
+            next: usize,
+            tail: usize,
+        }
+        impl<T> Drop for Rest<'_, T> {
+            fn drop(&mut self) {
+                // (Runs only while unwinding: under a checker, leak the rest; see `release`.)
+                if self.next != self.tail && DRAIN_WHILE_UNWINDING {
+                    self.shared.drop_items(self.next, self.tail);
+                }
+            }
+        }
+        let mut rest = Rest {
+            shared: self,
+            next: from,
+            tail,
+        };
+        while rest.next != rest.tail {
+            let slot = self.slot(rest.next);
+            rest.next = self.advance(rest.next, 1);
             // SAFETY: positions in `head..tail` hold initialized items that nobody will read again,
-            // and no other handle exists (we are in the last `Arc`'s drop).
-            self.slot(head).with_mut(|p| unsafe { (*p).assume_init_drop() });
-            head = self.advance(head, 1);
+            // and no other handle exists (we are in the last `Arc`'s drop); `rest` has moved past
+            // this one, so it is dropped once even if its `drop` panics.
+            slot.with_mut(|p| unsafe { (*p).assume_init_drop() });
         }
     }
+}
+
+/// True while this thread unwinds a panic under a model checker: then a half's destructor must not
+/// touch the checker's atomics or cells (a second panic would abort the process). See
+/// `DRAIN_WHILE_UNWINDING` in the sync layer.
+fn must_not_touch_the_checker() -> bool {
+    !DRAIN_WHILE_UNWINDING && std::thread::panicking()
+}
+
+/// Lets go of one half's reference to the ring: the last one drops the ring and the items left
+/// inside. Under a model checker while this thread unwinds, the reference is leaked instead (the
+/// ring and its items with it: safe), so that nothing drains the ring from a stale `head`.
+fn release<T>(shared: &mut ManuallyDrop<Arc<Shared<T>>>) {
+    if must_not_touch_the_checker() {
+        return;
+    }
+    // SAFETY: called once, from a half's `drop`, which does not use `shared` afterwards.
+    unsafe { ManuallyDrop::drop(shared) };
 }
 
 /// Creates a ring of exactly `capacity` slots and returns its two halves.
@@ -128,24 +173,21 @@ pub fn channel<T>(capacity: usize) -> (Producer<T>, Consumer<T>) {
 /// [`channel`], returning an error instead of panicking for a bad `capacity`.
 pub fn try_channel<T>(capacity: usize) -> Result<(Producer<T>, Consumer<T>), CapacityError> {
     crate::spsc::check_capacity(capacity, std::mem::size_of::<UnsafeCell<MaybeUninit<T>>>())?;
-    let mut slots = Vec::new();
-    slots
-        .try_reserve_exact(capacity)
-        .map_err(|_| CapacityError::AllocationFailed { requested: capacity })?;
-    slots.extend((0..capacity).map(|_| UnsafeCell::new(MaybeUninit::uninit())));
+    // No per-slot work on real hardware: a ring of `usize::MAX / 4` zero-sized slots is instant.
+    let slots = uninit_cells(capacity).map_err(|_| CapacityError::AllocationFailed { requested: capacity })?;
     let shared = Arc::new(Shared {
         head: CachePadded::new(AtomicUsize::new(0)),
         tail: CachePadded::new(AtomicUsize::new(0)),
         capacity,
-        slots: slots.into_boxed_slice(),
+        slots,
     });
     let producer = Producer {
-        shared: Arc::clone(&shared),
+        shared: ManuallyDrop::new(Arc::clone(&shared)),
         tail: 0,
         cached_head: 0,
     };
     let consumer = Consumer {
-        shared,
+        shared: ManuallyDrop::new(shared),
         head: 0,
         cached_tail: 0,
     };
@@ -154,7 +196,8 @@ pub fn try_channel<T>(capacity: usize) -> Result<(Producer<T>, Consumer<T>), Cap
 
 /// The writing half: `Send` (it may move to another thread), not `Sync`, not `Clone`.
 pub struct Producer<T> {
-    shared: Arc<Shared<T>>,
+    /// Released by `drop` (see `release`).
+    shared: ManuallyDrop<Arc<Shared<T>>>,
     /// The producer's own position; equal to `shared.tail` except inside a batch.
     tail: usize,
     /// The last `head` this half loaded; reloaded only when it says the ring is full.
@@ -205,7 +248,9 @@ impl<T> Producer<T> {
         struct Commit<'a, T>(&'a mut Producer<T>, usize);
         impl<T> Drop for Commit<'_, T> {
             fn drop(&mut self) {
-                if self.1 > 0 {
+                // (Under a checker while unwinding, the batch stays unpublished: the next push
+                // publishes it.)
+                if self.1 > 0 && !must_not_touch_the_checker() {
                     self.0.shared.publish_tail(self.0.tail);
                 }
             }
@@ -282,6 +327,12 @@ impl<T> Producer<T> {
     }
 }
 
+impl<T> Drop for Producer<T> {
+    fn drop(&mut self) {
+        release(&mut self.shared);
+    }
+}
+
 impl<T> std::fmt::Debug for Producer<T> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Producer")
@@ -293,7 +344,8 @@ impl<T> std::fmt::Debug for Producer<T> {
 
 /// The reading half: `Send` (it may move to another thread), not `Sync`, not `Clone`.
 pub struct Consumer<T> {
-    shared: Arc<Shared<T>>,
+    /// Released by `drop` (see `release`).
+    shared: ManuallyDrop<Arc<Shared<T>>>,
     /// The consumer's own position; equal to `shared.head` except inside a [`ReadChunk`].
     head: usize,
     /// The last `tail` this half loaded; reloaded only when it says the ring is empty.
@@ -397,8 +449,12 @@ impl<T> Consumer<T> {
 impl<T> Drop for Consumer<T> {
     fn drop(&mut self) {
         // A forgotten `ReadChunk` leaves `head` unpublished: publish it, so that the last drop
-        // never drains items that were already moved out.
-        self.shared.publish_head(self.head);
+        // never drains items that were already moved out. (Under a checker while unwinding,
+        // `release` leaks the ring instead: nothing drains it.)
+        if !must_not_touch_the_checker() {
+            self.shared.publish_head(self.head);
+        }
+        release(&mut self.shared);
     }
 }
 
@@ -441,7 +497,9 @@ impl<T> ExactSizeIterator for ReadChunk<'_, T> {}
 
 impl<T> Drop for ReadChunk<'_, T> {
     fn drop(&mut self) {
-        if self.taken > 0 {
+        // (Under a checker while unwinding, the consumer's `head` stays unpublished: its next
+        // pop, or its drop, publishes it.)
+        if self.taken > 0 && !must_not_touch_the_checker() {
             self.consumer.shared.publish_head(self.consumer.head);
         }
     }
