@@ -7,6 +7,9 @@
 //! therefore measures each thread's CPU time against the wall-clock time of the parallel section;
 //! [`Parallelism::ran_in_parallel`] says whether they overlapped, and demos print it.
 
+mod spin;
+pub use spin::{spin_until, SpinBarrier};
+
 use std::sync::Barrier;
 use std::time::{Duration, Instant};
 

@@ -164,28 +164,6 @@ pub struct CoreRun {
     pub parallelism: crate::hw::Parallelism,
 }
 
-/// A two-party spin barrier for the rounds of a litmus run: barrier `k` (1, 2, …) is passed when
-/// both threads have arrived `k` times.
-struct RoundBarrier(std::sync::atomic::AtomicU64);
-
-impl RoundBarrier {
-    fn wait(&self, k: u64) {
-        // ORDERING: AcqRel [round] — orders one round's reset and results against the other thread's.
-        self.0.fetch_add(1, std::sync::atomic::Ordering::AcqRel);
-        let mut spins = 0u32;
-        // ORDERING: Acquire [round] — pairs with the other thread's AcqRel arrival.
-        while self.0.load(std::sync::atomic::Ordering::Acquire) < 2 * k {
-            spins += 1;
-            if spins < 10_000 {
-                std::hint::spin_loop();
-            } else {
-                // The threads are time-sharing a core: let the other one run.
-                std::thread::yield_now();
-            }
-        }
-    }
-}
-
 /// A random 0–7 iteration spin before each round's operation, so the two threads' critical
 /// instructions line up in some rounds (Preshing's method).
 fn jitter(state: &mut u64) {
@@ -202,17 +180,16 @@ fn jitter(state: &mut u64) {
 pub fn run_on_cores(test: Litmus, mode: Mode, rounds: u64, pin: crate::hw::Pin) -> CoreRun {
     let mp = real::mp::MessagePassing::default();
     let sb = real::sb::StoreBuffering::default();
-    let barrier = RoundBarrier(std::sync::atomic::AtomicU64::new(0));
+    let barrier = crate::hw::SpinBarrier::new(2);
     let (results, parallelism) = crate::hw::run_threads(2, pin, |me| {
         let mut rng = 0x9e37_79b9_7f4a_7c15u64 ^ (me as u64 + 1);
         let mut outcomes = Vec::with_capacity(rounds as usize);
-        for round in 0..rounds {
-            let k = 2 * round;
+        for _ in 0..rounds {
             if me == 0 {
                 mp.reset();
                 sb.reset();
             }
-            barrier.wait(k + 1);
+            barrier.wait();
             jitter(&mut rng);
             let outcome = match (test, me) {
                 (Litmus::MessagePassing, 0) => {
@@ -224,7 +201,7 @@ pub fn run_on_cores(test: Litmus, mode: Mode, rounds: u64, pin: crate::hw::Pin) 
                 (Litmus::StoreBuffering, _) => Some(sb.thread_b(mode)),
             };
             outcomes.push(outcome);
-            barrier.wait(k + 2);
+            barrier.wait();
         }
         outcomes
     });
