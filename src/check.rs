@@ -389,6 +389,7 @@ mod tests {
     fn a_failed_cas_records_what_it_expected_and_what_it_found() {
         let report = super::loom(None, || {
             let a = lm::AtomicU32::new(4);
+            // ORDERING: AcqRel/Acquire — one thread, no edge: the trace records the orderings given.
             let _ = a.compare_exchange(3, 5, lm::Ordering::AcqRel, lm::Ordering::Acquire);
             panic!("show the trace");
         });
@@ -415,6 +416,7 @@ mod tests {
     fn a_successful_cas_records_expected_and_written() {
         let report = super::shuttle_random(1, super::DEFAULT_SEED, || {
             let flag = sh::AtomicBool::new(false);
+            // ORDERING: SeqCst/Relaxed — one thread, no edge: the trace records the orderings given.
             let _ = flag.compare_exchange(false, true, sh::Ordering::SeqCst, sh::Ordering::Relaxed);
             panic!("show the trace");
         });
@@ -440,8 +442,10 @@ mod tests {
         }
         let report = super::loom(None, || {
             let a = lm::Arc::new(lm::AtomicUsize::new(0));
+            // ORDERING: Relaxed — no edge needed: only which thread ran each step is checked.
             a.store(1, lm::Ordering::Relaxed);
             let b = lm::Arc::clone(&a);
+            // ORDERING: Relaxed — the join orders it before the panic; the value is not checked.
             lm::thread::spawn(move || b.fetch_add(1, lm::Ordering::Relaxed))
                 .join()
                 .unwrap();
@@ -450,11 +454,14 @@ mod tests {
         assert_eq!(threads(&report), [0, 1], "{report}");
         let report = super::shuttle_random(1, super::DEFAULT_SEED, || {
             let a = sh::Arc::new(sh::AtomicU64::new(0));
+            // ORDERING: Relaxed — no edge needed: only which thread ran each step is checked.
             a.store(1, sh::Ordering::Relaxed);
             let b = sh::Arc::clone(&a);
+            // ORDERING: Relaxed — the join orders it before the panic; the value is not checked.
             sh::thread::spawn(move || b.fetch_add(1, sh::Ordering::Relaxed))
                 .join()
                 .unwrap();
+            // ORDERING: SeqCst fence — no edge: a fence step on the main thread, traced as T0.
             sh::fence(sh::Ordering::SeqCst);
             panic!("show the trace");
         });
