@@ -28,7 +28,7 @@ fn loom_broken_handoff_relaxed_tail_reads_an_unwritten_slot() {
         failure
             .trace
             .iter()
-            .any(|s| s.op == "load" && s.ordering == "Relaxed" && s.detail == "-> 1"),
+            .any(|s| s.op == "load" && s.ordering == "Relaxed" && s.detail() == "-> 1"),
         "{report}"
     );
     println!("{report}");

@@ -23,7 +23,7 @@ fn loom_broken_stack_aba_found() {
     let cas_ok: Vec<_> = failure
         .trace
         .iter()
-        .filter(|s| s.op == "compare_exchange" && s.detail.ends_with(": ok"))
+        .filter(|s| s.op == "compare_exchange" && s.detail().ends_with(": ok"))
         .collect();
     assert!(cas_ok.len() >= 4, "{report}");
 }

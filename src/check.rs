@@ -13,7 +13,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Once};
 use std::time::{Duration, Instant};
 
-use crate::sync::trace::{self, Backend, Step};
+use crate::sync::trace::{self, Step, Value};
 
 /// The seed every shuttle run uses unless told otherwise, so runs (and executions to first
 /// failure) are reproducible.
@@ -133,12 +133,7 @@ fn payload_text(payload: &(dyn std::any::Any + Send)) -> String {
 
 type Body = Box<dyn Fn() + Send + Sync + 'static>;
 
-fn run(
-    checker: String,
-    backend: Backend,
-    drive: impl FnOnce(Body),
-    scenario: impl Fn() + Send + Sync + 'static,
-) -> Report {
+fn run(checker: String, drive: impl FnOnce(Body), scenario: impl Fn() + Send + Sync + 'static) -> Report {
     install_hook();
     let executions = Arc::new(AtomicU64::new(0));
     let counted = Arc::clone(&executions);
@@ -149,7 +144,7 @@ fn run(
         scenario();
     });
     CAUGHT.with(|c| c.borrow_mut().take());
-    trace::start(backend);
+    trace::start();
     QUIET.with(|q| q.set(true));
     let start = Instant::now();
     let outcome = panic::catch_unwind(AssertUnwindSafe(|| drive(body)));
@@ -183,7 +178,7 @@ pub fn loom(preemption_bound: Option<usize>, scenario: impl Fn() + Send + Sync +
         Some(b) => format!("loom (preemption bound {b})"),
         None => "loom".to_string(),
     };
-    run(name, Backend::Loom, move |body| builder.check(body), scenario)
+    run(name, move |body| builder.check(body), scenario)
 }
 
 fn shuttle_config() -> ::shuttle::Config {
@@ -199,7 +194,6 @@ pub fn shuttle_random(iterations: usize, seed: u64, scenario: impl Fn() + Send +
     let runner = ::shuttle::Runner::new(scheduler, shuttle_config());
     run(
         "shuttle random".into(),
-        Backend::Shuttle,
         move |body| {
             runner.run(body);
         },
@@ -214,7 +208,6 @@ pub fn shuttle_pct(iterations: usize, depth: usize, seed: u64, scenario: impl Fn
     let runner = ::shuttle::Runner::new(scheduler, shuttle_config());
     run(
         format!("shuttle PCT(depth {depth})"),
-        Backend::Shuttle,
         move |body| {
             runner.run(body);
         },
@@ -241,32 +234,18 @@ pub struct ReadableStep {
     pub operation: String,
     /// The ordering(s) used.
     pub ordering: String,
-    /// The value read or written.
+    /// The value read or written, as text: `-> 1`, `<- 42`, `0 -> 1`, `3 -> 4: ok`…
     pub value: String,
     /// `stale: the latest store to #1 was 42` or empty.
     pub note: String,
-}
-
-/// The values a step read and wrote, parsed back from its `detail`.
-fn read_written(step: &Step) -> (Option<String>, Option<String>) {
-    let d = step.detail.as_str();
-    match step.op {
-        "load" => (d.strip_prefix("-> ").map(str::to_string), None),
-        "store" => (None, d.strip_prefix("<- ").map(str::to_string)),
-        "fence" | "read" | "write" => (None, None),
-        _ if d.ends_with(": failed") => {
-            let found = d
-                .split("found ")
-                .nth(1)
-                .map(|s| s.trim_end_matches(": failed").to_string());
-            (found, None)
-        }
-        _ => {
-            let d = d.trim_end_matches(": ok");
-            let mut parts = d.splitn(2, " -> ");
-            (parts.next().map(str::to_string), parts.next().map(str::to_string))
-        }
-    }
+    /// The value read (a number or a boolean; `null` for stores, fences and plain accesses).
+    pub read: Option<Value>,
+    /// The value written (`null` for loads, failed compare-exchanges, fences and plain accesses).
+    pub written: Option<Value>,
+    /// The value a compare-exchange expected (`null` for every other operation).
+    pub expected: Option<Value>,
+    /// Whether a compare-exchange succeeded (`null` for every other operation).
+    pub succeeded: Option<bool>,
 }
 
 /// Reads line `line` of `file` (a path relative to this crate's root, as `Location` gives it).
@@ -279,23 +258,25 @@ pub fn source_line(file: &str, line: u32) -> String {
 }
 
 /// Makes a failing trace readable: source lines, and stale reads marked.
+///
+/// A read is stale when it differs from the latest value the schedule had already written to
+/// that atomic (or, before any write, from the first value read from it).
 pub fn readable(trace: &[Step]) -> Vec<ReadableStep> {
-    let mut latest: std::collections::HashMap<usize, String> = std::collections::HashMap::new();
+    let mut latest: std::collections::HashMap<usize, Value> = std::collections::HashMap::new();
     let mut out = Vec::with_capacity(trace.len());
     for (i, step) in trace.iter().enumerate() {
-        let (read, written) = read_written(step);
         let mut note = String::new();
-        if let (Some(obj), Some(read)) = (step.object, &read) {
-            if let Some(last) = latest.get(&obj) {
-                if last != read {
+        if let Some(obj) = step.object {
+            if let (Some(read), Some(last)) = (step.read, latest.get(&obj)) {
+                if *last != read {
                     note = format!("stale: the latest store to #{obj} was {last}");
                 }
             }
-        }
-        if let (Some(obj), Some(w)) = (step.object, written) {
-            latest.insert(obj, w);
-        } else if let (Some(obj), Some(r)) = (step.object, read) {
-            latest.entry(obj).or_insert(r);
+            if let Some(written) = step.written {
+                latest.insert(obj, written);
+            } else if let Some(read) = step.read {
+                latest.entry(obj).or_insert(read);
+            }
         }
         out.push(ReadableStep {
             number: i + 1,
@@ -305,8 +286,12 @@ pub fn readable(trace: &[Step]) -> Vec<ReadableStep> {
             object: step.object.map(|o| format!("#{o}")).unwrap_or_default(),
             operation: step.op.to_string(),
             ordering: step.ordering.clone(),
-            value: step.detail.clone(),
+            value: step.detail(),
             note,
+            read: step.read,
+            written: step.written,
+            expected: step.expected,
+            succeeded: step.succeeded,
         });
     }
     out
@@ -326,5 +311,160 @@ impl fmt::Display for ReadableStep {
             write!(f, "\n       | {}", self.code)?;
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{readable, Report, Step};
+    use crate::sync::trace::Value;
+    use crate::sync::{loom as lm, shuttle as sh};
+    use std::panic::Location;
+
+    /// A hand-built step of thread `thread` on atomic `object`.
+    fn step(thread: usize, object: usize, op: &'static str, read: Option<u64>, written: Option<u64>) -> Step {
+        Step {
+            thread,
+            location: Location::caller(),
+            object: Some(object),
+            op,
+            ordering: "Relaxed".into(),
+            read: read.map(Value::Int),
+            written: written.map(Value::Int),
+            expected: None,
+            succeeded: None,
+        }
+    }
+
+    #[test]
+    fn a_read_older_than_the_latest_store_is_marked_stale_from_the_typed_values() {
+        let trace = [
+            step(1, 0, "store", None, Some(42)),
+            step(1, 1, "store", None, Some(1)),
+            step(2, 1, "load", Some(1), None),
+            step(2, 0, "load", Some(0), None),
+            step(2, 0, "fetch_add", Some(42), Some(43)),
+            step(2, 0, "load", Some(42), None),
+        ];
+        let steps = readable(&trace);
+        let notes: Vec<&str> = steps.iter().map(|s| s.note.as_str()).collect();
+        assert_eq!(
+            notes,
+            [
+                "",
+                "",
+                "",
+                "stale: the latest store to #0 was 42",
+                "",
+                "stale: the latest store to #0 was 43"
+            ]
+        );
+        assert_eq!(steps[3].value, "-> 0");
+        assert_eq!((steps[3].read, steps[3].written), (Some(Value::Int(0)), None));
+        assert_eq!(steps[4].value, "42 -> 43");
+        assert_eq!(steps[4].to_string().lines().next().unwrap().trim_end(), {
+            let loc = format!("{}:{}", trace[4].location.file(), trace[4].location.line());
+            format!("  5. T2 {loc:<28} #0  fetch_add(Relaxed) 42 -> 43")
+        });
+    }
+
+    #[test]
+    fn a_first_read_is_the_reference_for_the_next_read_of_the_same_atomic() {
+        let trace = [
+            step(1, 0, "load", Some(5), None),
+            step(2, 0, "load", Some(4), None),
+            step(2, 1, "load", Some(4), None),
+        ];
+        let notes: Vec<String> = readable(&trace).into_iter().map(|s| s.note).collect();
+        assert_eq!(notes, ["", "stale: the latest store to #0 was 5", ""]);
+    }
+
+    /// The last step of the failing execution of `report` (its scenario panics on purpose).
+    fn last_step(report: &Report) -> Step {
+        let failure = report.assert_found("show the trace");
+        failure.trace.last().expect("the trace has the operation").clone()
+    }
+
+    #[test]
+    fn a_failed_cas_records_what_it_expected_and_what_it_found() {
+        let report = super::loom(None, || {
+            let a = lm::AtomicU32::new(4);
+            // ORDERING: AcqRel/Acquire — one thread, no edge: the trace records the orderings given.
+            let _ = a.compare_exchange(3, 5, lm::Ordering::AcqRel, lm::Ordering::Acquire);
+            panic!("show the trace");
+        });
+        let cas = last_step(&report);
+        assert_eq!(cas.op, "compare_exchange");
+        assert_eq!(cas.ordering, "AcqRel/Acquire");
+        assert_eq!(cas.expected, Some(Value::Int(3)));
+        assert_eq!(cas.read, Some(Value::Int(4)), "the value found");
+        assert_eq!(cas.written, None, "a failed CAS writes nothing");
+        assert_eq!(cas.succeeded, Some(false));
+        assert_eq!(cas.detail(), "expected 3, found 4: failed");
+        let readable = readable(std::slice::from_ref(&cas));
+        assert_eq!(readable[0].expected, Some(Value::Int(3)));
+        assert_eq!(readable[0].read, Some(Value::Int(4)));
+        assert_eq!(readable[0].succeeded, Some(false));
+        let json = serde_json::to_value(&readable[0]).unwrap();
+        assert_eq!(
+            (&json["expected"], &json["read"], &json["written"], &json["succeeded"]),
+            (&3.into(), &4.into(), &serde_json::Value::Null, &false.into())
+        );
+    }
+
+    #[test]
+    fn a_successful_cas_records_expected_and_written() {
+        let report = super::shuttle_random(1, super::DEFAULT_SEED, || {
+            let flag = sh::AtomicBool::new(false);
+            // ORDERING: SeqCst/Relaxed — one thread, no edge: the trace records the orderings given.
+            let _ = flag.compare_exchange(false, true, sh::Ordering::SeqCst, sh::Ordering::Relaxed);
+            panic!("show the trace");
+        });
+        let cas = last_step(&report);
+        assert_eq!(cas.ordering, "SeqCst/Relaxed");
+        assert_eq!(cas.expected, Some(Value::Bool(false)));
+        assert_eq!(cas.read, Some(Value::Bool(false)));
+        assert_eq!(cas.written, Some(Value::Bool(true)));
+        assert_eq!(cas.succeeded, Some(true));
+        assert_eq!(cas.detail(), "false -> true: ok");
+    }
+
+    /// Each backend passes its own thread index in: the main model thread is T0, a spawned one T1.
+    #[test]
+    fn each_backend_names_its_model_threads() {
+        fn threads(report: &Report) -> Vec<usize> {
+            report
+                .assert_found("show the trace")
+                .trace
+                .iter()
+                .map(|s| s.thread)
+                .collect()
+        }
+        let report = super::loom(None, || {
+            let a = lm::Arc::new(lm::AtomicUsize::new(0));
+            // ORDERING: Relaxed — no edge needed: only which thread ran each step is checked.
+            a.store(1, lm::Ordering::Relaxed);
+            let b = lm::Arc::clone(&a);
+            // ORDERING: Relaxed — the join orders it before the panic; the value is not checked.
+            lm::thread::spawn(move || b.fetch_add(1, lm::Ordering::Relaxed))
+                .join()
+                .unwrap();
+            panic!("show the trace");
+        });
+        assert_eq!(threads(&report), [0, 1], "{report}");
+        let report = super::shuttle_random(1, super::DEFAULT_SEED, || {
+            let a = sh::Arc::new(sh::AtomicU64::new(0));
+            // ORDERING: Relaxed — no edge needed: only which thread ran each step is checked.
+            a.store(1, sh::Ordering::Relaxed);
+            let b = sh::Arc::clone(&a);
+            // ORDERING: Relaxed — the join orders it before the panic; the value is not checked.
+            sh::thread::spawn(move || b.fetch_add(1, sh::Ordering::Relaxed))
+                .join()
+                .unwrap();
+            // ORDERING: SeqCst fence — no edge: a fence step on the main thread, traced as T0.
+            sh::fence(sh::Ordering::SeqCst);
+            panic!("show the trace");
+        });
+        assert_eq!(threads(&report), [0, 1, 0], "{report}");
     }
 }

@@ -121,6 +121,44 @@ fn check_prints_loom_counterexample_as_numbered_steps() {
 }
 
 #[test]
+fn check_json_steps_carry_typed_values_next_to_the_text() {
+    let json: serde_json::Value = serde_json::from_str(&stdout(&[
+        "check",
+        "message-passing",
+        "--variant",
+        "broken",
+        "--checker",
+        "loom",
+        "--json",
+    ]))
+    .unwrap();
+    let steps = json[0]["steps"].as_array().unwrap();
+    let find = |value: &str| {
+        steps
+            .iter()
+            .find(|s| s["value"] == value)
+            .unwrap_or_else(|| panic!("a step `{value}`: {json}"))
+    };
+    let store = find("<- 42");
+    assert_eq!(
+        (&store["read"], &store["written"]),
+        (&serde_json::Value::Null, &42.into())
+    );
+    let flag = find("-> true");
+    assert_eq!(
+        (&flag["read"], &flag["written"]),
+        (&true.into(), &serde_json::Value::Null)
+    );
+    let stale = find("-> 0");
+    assert_eq!(stale["read"], 0, "{stale}");
+    assert_eq!(stale["note"], "stale: the latest store to #0 was 42", "{stale}");
+    assert_eq!(
+        (&stale["expected"], &stale["succeeded"]),
+        (&serde_json::Value::Null, &serde_json::Value::Null)
+    );
+}
+
+#[test]
 fn check_prints_shuttle_counterexample_with_both_threads() {
     let json: serde_json::Value = serde_json::from_str(&stdout(&[
         "check",

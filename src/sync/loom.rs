@@ -7,15 +7,17 @@ pub use ::loom::thread;
 
 super::checker_backoff!();
 
-super::traced_int!(AtomicUsize, ::loom::sync::atomic::AtomicUsize, usize);
-super::traced_int!(AtomicU32, ::loom::sync::atomic::AtomicU32, u32);
-super::traced_int!(AtomicU64, ::loom::sync::atomic::AtomicU64, u64);
-super::traced_bool!(::loom::sync::atomic::AtomicBool);
-super::traced_fence!(::loom::sync::atomic::fence);
+super::traced_int!(AtomicUsize, ::loom::sync::atomic::AtomicUsize, usize, thread_index);
+super::traced_int!(AtomicU32, ::loom::sync::atomic::AtomicU32, u32, thread_index);
+super::traced_int!(AtomicU64, ::loom::sync::atomic::AtomicU64, u64, thread_index);
+super::traced_bool!(::loom::sync::atomic::AtomicBool, thread_index);
+super::traced_fence!(::loom::sync::atomic::fence, thread_index);
 
 /// The model thread the trace names: loom numbers its threads 0 (the model's main thread), 1, 2…
+/// (the number is read out of the `ThreadId(N)` debug string: loom exposes no other).
 pub(crate) fn thread_index() -> Option<usize> {
-    super::trace::parse_thread_id(&format!("{:?}", ::loom::thread::current().id()))
+    let debug = format!("{:?}", ::loom::thread::current().id());
+    debug.trim_start_matches("ThreadId(").trim_end_matches(')').parse().ok()
 }
 
 /// loom's `UnsafeCell` (it reports concurrent accesses as a causality violation), with each
@@ -38,14 +40,14 @@ impl<T> UnsafeCell<T> {
     #[track_caller]
     pub fn with<R>(&self, f: impl FnOnce(*const T) -> R) -> R {
         self.owner.check();
-        super::trace::record_plain(self as *const _ as usize, "read");
+        super::trace::record_plain(thread_index, self as *const _ as usize, "read");
         self.inner.with(f)
     }
     /// Runs `f` with a mutable pointer to the contents (a plain write: traced before loom checks it).
     #[track_caller]
     pub fn with_mut<R>(&self, f: impl FnOnce(*mut T) -> R) -> R {
         self.owner.check();
-        super::trace::record_plain(self as *const _ as usize, "write");
+        super::trace::record_plain(thread_index, self as *const _ as usize, "write");
         self.inner.with_mut(f)
     }
     /// Unwraps the value.

@@ -54,10 +54,11 @@ impl Owner {
     }
 }
 
-/// Writes the shim type `$name` around the checker's atomic `$inner` holding `$int`.
-/// Every operation is `#[track_caller]` so the trace names the algorithm's line, not this file.
+/// Writes the shim type `$name` around the checker's atomic `$inner` holding `$int`; `$thread` is
+/// the backend's [`trace::ThreadIndex`] function. Every operation is `#[track_caller]` so the
+/// trace names the algorithm's line, not this file.
 macro_rules! traced_int {
-    ($name:ident, $inner:ty, $int:ty) => {
+    ($name:ident, $inner:ty, $int:ty, $thread:path) => {
         #[doc = concat!("A traced `", stringify!($name), "` for the model checker.")]
         #[derive(Debug)]
         pub struct $name {
@@ -91,18 +92,39 @@ macro_rules! traced_int {
             #[track_caller]
             pub fn load(&self, o: Ordering) -> $int {
                 let v = self.checked().load(o);
-                $crate::sync::trace::record(self as *const _ as usize, "load", o, format_args!("-> {v}"));
+                $crate::sync::trace::record(
+                    $thread,
+                    self as *const _ as usize,
+                    "load",
+                    o,
+                    Some($crate::sync::trace::Value::from(v)),
+                    None,
+                );
                 v
             }
             #[track_caller]
             pub fn store(&self, v: $int, o: Ordering) {
                 self.checked().store(v, o);
-                $crate::sync::trace::record(self as *const _ as usize, "store", o, format_args!("<- {v}"));
+                $crate::sync::trace::record(
+                    $thread,
+                    self as *const _ as usize,
+                    "store",
+                    o,
+                    None,
+                    Some($crate::sync::trace::Value::from(v)),
+                );
             }
             #[track_caller]
             pub fn swap(&self, v: $int, o: Ordering) -> $int {
                 let old = self.checked().swap(v, o);
-                $crate::sync::trace::record(self as *const _ as usize, "swap", o, format_args!("{old} -> {v}"));
+                $crate::sync::trace::record(
+                    $thread,
+                    self as *const _ as usize,
+                    "swap",
+                    o,
+                    Some($crate::sync::trace::Value::from(old)),
+                    Some($crate::sync::trace::Value::from(v)),
+                );
                 old
             }
             #[track_caller]
@@ -115,10 +137,10 @@ macro_rules! traced_int {
             ) -> Result<$int, $int> {
                 let r = self.checked().compare_exchange(current, new, success, failure);
                 $crate::sync::trace::record_cas(
+                    $thread,
                     self as *const _ as usize,
                     "compare_exchange",
-                    success,
-                    failure,
+                    (success, failure),
                     current,
                     new,
                     r,
@@ -137,10 +159,10 @@ macro_rules! traced_int {
                     .checked()
                     .compare_exchange_weak(current, new, success, failure);
                 $crate::sync::trace::record_cas(
+                    $thread,
                     self as *const _ as usize,
                     "compare_exchange_weak",
-                    success,
-                    failure,
+                    (success, failure),
                     current,
                     new,
                     r,
@@ -151,10 +173,12 @@ macro_rules! traced_int {
             pub fn fetch_add(&self, v: $int, o: Ordering) -> $int {
                 let old = self.checked().fetch_add(v, o);
                 $crate::sync::trace::record(
+                    $thread,
                     self as *const _ as usize,
                     "fetch_add",
                     o,
-                    format_args!("{old} -> {}", old.wrapping_add(v)),
+                    Some($crate::sync::trace::Value::from(old)),
+                    Some($crate::sync::trace::Value::from(old.wrapping_add(v))),
                 );
                 old
             }
@@ -162,10 +186,12 @@ macro_rules! traced_int {
             pub fn fetch_sub(&self, v: $int, o: Ordering) -> $int {
                 let old = self.checked().fetch_sub(v, o);
                 $crate::sync::trace::record(
+                    $thread,
                     self as *const _ as usize,
                     "fetch_sub",
                     o,
-                    format_args!("{old} -> {}", old.wrapping_sub(v)),
+                    Some($crate::sync::trace::Value::from(old)),
+                    Some($crate::sync::trace::Value::from(old.wrapping_sub(v))),
                 );
                 old
             }
@@ -173,10 +199,12 @@ macro_rules! traced_int {
             pub fn fetch_or(&self, v: $int, o: Ordering) -> $int {
                 let old = self.checked().fetch_or(v, o);
                 $crate::sync::trace::record(
+                    $thread,
                     self as *const _ as usize,
                     "fetch_or",
                     o,
-                    format_args!("{old} -> {}", old | v),
+                    Some($crate::sync::trace::Value::from(old)),
+                    Some($crate::sync::trace::Value::from(old | v)),
                 );
                 old
             }
@@ -184,10 +212,12 @@ macro_rules! traced_int {
             pub fn fetch_and(&self, v: $int, o: Ordering) -> $int {
                 let old = self.checked().fetch_and(v, o);
                 $crate::sync::trace::record(
+                    $thread,
                     self as *const _ as usize,
                     "fetch_and",
                     o,
-                    format_args!("{old} -> {}", old & v),
+                    Some($crate::sync::trace::Value::from(old)),
+                    Some($crate::sync::trace::Value::from(old & v)),
                 );
                 old
             }
@@ -196,9 +226,10 @@ macro_rules! traced_int {
 }
 pub(crate) use traced_int;
 
-/// Writes the traced `AtomicBool` shim around the checker's `$inner`.
+/// Writes the traced `AtomicBool` shim around the checker's `$inner`; `$thread` is the backend's
+/// [`trace::ThreadIndex`] function.
 macro_rules! traced_bool {
-    ($inner:ty) => {
+    ($inner:ty, $thread:path) => {
         /// A traced `AtomicBool` for the model checker.
         #[derive(Debug)]
         pub struct AtomicBool {
@@ -232,18 +263,39 @@ macro_rules! traced_bool {
             #[track_caller]
             pub fn load(&self, o: Ordering) -> bool {
                 let v = self.checked().load(o);
-                $crate::sync::trace::record(self as *const _ as usize, "load", o, format_args!("-> {v}"));
+                $crate::sync::trace::record(
+                    $thread,
+                    self as *const _ as usize,
+                    "load",
+                    o,
+                    Some($crate::sync::trace::Value::from(v)),
+                    None,
+                );
                 v
             }
             #[track_caller]
             pub fn store(&self, v: bool, o: Ordering) {
                 self.checked().store(v, o);
-                $crate::sync::trace::record(self as *const _ as usize, "store", o, format_args!("<- {v}"));
+                $crate::sync::trace::record(
+                    $thread,
+                    self as *const _ as usize,
+                    "store",
+                    o,
+                    None,
+                    Some($crate::sync::trace::Value::from(v)),
+                );
             }
             #[track_caller]
             pub fn swap(&self, v: bool, o: Ordering) -> bool {
                 let old = self.checked().swap(v, o);
-                $crate::sync::trace::record(self as *const _ as usize, "swap", o, format_args!("{old} -> {v}"));
+                $crate::sync::trace::record(
+                    $thread,
+                    self as *const _ as usize,
+                    "swap",
+                    o,
+                    Some($crate::sync::trace::Value::from(old)),
+                    Some($crate::sync::trace::Value::from(v)),
+                );
                 old
             }
             #[track_caller]
@@ -256,10 +308,10 @@ macro_rules! traced_bool {
             ) -> Result<bool, bool> {
                 let r = self.checked().compare_exchange(current, new, success, failure);
                 $crate::sync::trace::record_cas(
+                    $thread,
                     self as *const _ as usize,
                     "compare_exchange",
-                    success,
-                    failure,
+                    (success, failure),
                     current,
                     new,
                     r,
@@ -271,14 +323,15 @@ macro_rules! traced_bool {
 }
 pub(crate) use traced_bool;
 
-/// Writes the traced `fence` around the checker's fence `$inner`.
+/// Writes the traced `fence` around the checker's fence `$inner`; `$thread` is the backend's
+/// [`trace::ThreadIndex`] function.
 macro_rules! traced_fence {
-    ($inner:path) => {
+    ($inner:path, $thread:path) => {
         /// A traced memory fence for the model checker.
         #[track_caller]
         pub fn fence(o: Ordering) {
             $inner(o);
-            $crate::sync::trace::record(0, "fence", o, format_args!(""));
+            $crate::sync::trace::record($thread, 0, "fence", o, None, None);
         }
     };
 }

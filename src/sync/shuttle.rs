@@ -53,7 +53,7 @@ impl<T> UnsafeCell<T> {
     #[track_caller]
     pub fn with<R>(&self, f: impl FnOnce(*const T) -> R) -> R {
         self.owner.check();
-        super::trace::record_plain(self as *const _ as usize, "read");
+        super::trace::record_plain(thread_index, self as *const _ as usize, "read");
         let readers = self.state.get();
         assert!(
             readers != WRITING,
@@ -67,7 +67,7 @@ impl<T> UnsafeCell<T> {
     #[track_caller]
     pub fn with_mut<R>(&self, f: impl FnOnce(*mut T) -> R) -> R {
         self.owner.check();
-        super::trace::record_plain(self as *const _ as usize, "write");
+        super::trace::record_plain(thread_index, self as *const _ as usize, "write");
         let state = self.state.get();
         assert!(
             state == 0,
@@ -86,11 +86,11 @@ impl<T> UnsafeCell<T> {
 
 super::checker_backoff!();
 
-super::traced_int!(AtomicUsize, ::shuttle::sync::atomic::AtomicUsize, usize);
-super::traced_int!(AtomicU32, ::shuttle::sync::atomic::AtomicU32, u32);
-super::traced_int!(AtomicU64, ::shuttle::sync::atomic::AtomicU64, u64);
-super::traced_bool!(::shuttle::sync::atomic::AtomicBool);
-super::traced_fence!(::shuttle::sync::atomic::fence);
+super::traced_int!(AtomicUsize, ::shuttle::sync::atomic::AtomicUsize, usize, thread_index);
+super::traced_int!(AtomicU32, ::shuttle::sync::atomic::AtomicU32, u32, thread_index);
+super::traced_int!(AtomicU64, ::shuttle::sync::atomic::AtomicU64, u64, thread_index);
+super::traced_bool!(::shuttle::sync::atomic::AtomicBool, thread_index);
+super::traced_fence!(::shuttle::sync::atomic::fence, thread_index);
 
 /// The model thread the trace names: shuttle numbers its threads 0 (the test's main thread), 1…
 pub(crate) fn thread_index() -> Option<usize> {

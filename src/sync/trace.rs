@@ -6,19 +6,67 @@
 //! schedule order), each operation is appended as a [`Step`]; [`begin_execution`] clears the log
 //! at the start of every explored execution, so when a model panics the log holds exactly the
 //! failing interleaving. With tracing off a shim costs one thread-local read.
+//!
+//! A step keeps what the operation read and wrote as typed [`Value`]s; its text (`-> 1`,
+//! `3 -> 4: ok`…) is derived from them when it is printed. This module knows no checker: each
+//! backend passes its own [`ThreadIndex`] function in, called only while tracing is on.
 
 use std::cell::{Cell, RefCell};
 use std::fmt;
 use std::panic::Location;
 use std::sync::atomic::Ordering;
 
-/// Which checker is running on this OS thread (it decides how threads are named).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Backend {
-    /// loom's exhaustive exploration.
-    Loom,
-    /// shuttle's randomized / PCT schedulers.
-    Shuttle,
+/// A backend's way to name the model thread running now: 0 is the model's main thread, spawned
+/// threads count from 1 (`None` if the checker cannot tell).
+pub type ThreadIndex = fn() -> Option<usize>;
+
+/// A value an atomic held: every integer width as a `u64`, and `AtomicBool`'s `bool`.
+///
+/// It prints as the atomic's own value would (`42`, `true`) and serializes as a JSON number or
+/// boolean.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(untagged)]
+pub enum Value {
+    /// An `AtomicUsize`, `AtomicU32` or `AtomicU64` value.
+    Int(u64),
+    /// An `AtomicBool` value.
+    Bool(bool),
+}
+
+impl fmt::Display for Value {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Value::Int(n) => fmt::Display::fmt(n, f),
+            Value::Bool(b) => fmt::Display::fmt(b, f),
+        }
+    }
+}
+
+impl From<bool> for Value {
+    fn from(b: bool) -> Self {
+        Value::Bool(b)
+    }
+}
+
+impl From<u32> for Value {
+    fn from(n: u32) -> Self {
+        Value::Int(n.into())
+    }
+}
+
+impl From<u64> for Value {
+    fn from(n: u64) -> Self {
+        Value::Int(n)
+    }
+}
+
+// `usize` is at most 64 bits on every target: the conversion below never truncates.
+const _: () = assert!(usize::BITS <= u64::BITS);
+
+impl From<usize> for Value {
+    fn from(n: usize) -> Self {
+        Value::Int(n as u64)
+    }
 }
 
 /// One atomic operation of one model thread.
@@ -34,8 +82,46 @@ pub struct Step {
     pub op: &'static str,
     /// The ordering(s) the operation used.
     pub ordering: String,
-    /// What was read or written: `-> 1`, `<- 42`, `0 -> 1`, `expected 3, found 4: failed`.
-    pub detail: String,
+    /// The value the operation read: a load's result, a read-modify-write's old value, the value a
+    /// compare-exchange found (equal to `expected` when it succeeded). `None` for stores, fences
+    /// and plain cell accesses.
+    pub read: Option<Value>,
+    /// The value the operation wrote: a store's, a read-modify-write's new value, a successful
+    /// compare-exchange's new value. `None` for loads, failed compare-exchanges, fences and plain
+    /// cell accesses.
+    pub written: Option<Value>,
+    /// The value a compare-exchange expected (`None` for every other operation).
+    pub expected: Option<Value>,
+    /// Whether a compare-exchange succeeded (`None` for every other operation).
+    pub succeeded: Option<bool>,
+}
+
+impl Step {
+    /// What was read or written, as the trace prints it: `-> 1` (a load), `<- 42` (a store),
+    /// `0 -> 1` (a read-modify-write), `3 -> 4: ok` / `expected 3, found 4: failed` (a
+    /// compare-exchange), empty (a fence or a plain cell access). Derived from the typed fields.
+    pub fn detail(&self) -> String {
+        Detail(self).to_string()
+    }
+}
+
+/// Writes a step's [`Step::detail`] without allocating.
+struct Detail<'a>(&'a Step);
+
+impl fmt::Display for Detail<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let s = self.0;
+        match (s.succeeded, s.expected, s.read, s.written) {
+            (Some(true), Some(expected), _, Some(new)) => write!(f, "{expected} -> {new}: ok"),
+            (Some(false), Some(expected), Some(found), _) => {
+                write!(f, "expected {expected}, found {found}: failed")
+            }
+            (_, _, Some(old), Some(new)) => write!(f, "{old} -> {new}"),
+            (_, _, Some(read), None) => write!(f, "-> {read}"),
+            (_, _, None, Some(written)) => write!(f, "<- {written}"),
+            (_, _, None, None) => Ok(()),
+        }
+    }
 }
 
 impl fmt::Display for Step {
@@ -44,12 +130,11 @@ impl fmt::Display for Step {
         if let Some(obj) = self.object {
             write!(f, "#{obj} ")?;
         }
-        write!(f, "{}({}) {}", self.op, self.ordering, self.detail)
+        write!(f, "{}({}) {}", self.op, self.ordering, Detail(self))
     }
 }
 
 struct Log {
-    backend: Backend,
     steps: Vec<Step>,
     objects: Vec<usize>,
 }
@@ -60,10 +145,9 @@ thread_local! {
 }
 
 /// Turns tracing on for this OS thread with an empty log.
-pub fn start(backend: Backend) {
+pub fn start() {
     LOG.with(|l| {
         *l.borrow_mut() = Some(Log {
-            backend,
             steps: Vec::new(),
             objects: Vec::new(),
         });
@@ -92,66 +176,90 @@ pub fn snapshot() -> Vec<Step> {
     LOG.with(|l| l.borrow().as_ref().map(|log| log.steps.clone()).unwrap_or_default())
 }
 
-/// Appends one operation to the log if tracing is on.
+/// What one operation read and wrote, before it becomes a [`Step`].
+struct Access {
+    ordering: String,
+    read: Option<Value>,
+    written: Option<Value>,
+    expected: Option<Value>,
+    succeeded: Option<bool>,
+}
+
+/// Appends one atomic operation (or, with `object` 0, a fence) that read `read` and wrote
+/// `written`, if tracing is on. `thread` names the model thread running now.
 #[track_caller]
 #[inline]
-pub fn record(object: usize, op: &'static str, ordering: Ordering, detail: fmt::Arguments<'_>) {
+pub fn record(
+    thread: ThreadIndex,
+    object: usize,
+    op: &'static str,
+    ordering: Ordering,
+    read: Option<Value>,
+    written: Option<Value>,
+) {
     if ON.with(Cell::get) {
-        push(
-            object,
-            op,
-            format!("{ordering:?}"),
-            detail.to_string(),
-            Location::caller(),
-        );
+        let access = Access {
+            ordering: format!("{ordering:?}"),
+            read,
+            written,
+            expected: None,
+            succeeded: None,
+        };
+        push(thread, object, op, access, Location::caller());
     }
 }
 
 /// Appends one plain (non-atomic) access of a checker `UnsafeCell` if tracing is on.
 #[track_caller]
 #[inline]
-pub fn record_plain(object: usize, op: &'static str) {
+pub fn record_plain(thread: ThreadIndex, object: usize, op: &'static str) {
     if ON.with(Cell::get) {
-        push(object, op, "plain".to_string(), String::new(), Location::caller());
+        let access = Access {
+            ordering: "plain".to_string(),
+            read: None,
+            written: None,
+            expected: None,
+            succeeded: None,
+        };
+        push(thread, object, op, access, Location::caller());
     }
 }
 
-/// Appends one compare-exchange, with both orderings and its outcome, if tracing is on.
+/// Appends one compare-exchange, with its `(success, failure)` orderings, the value it expected,
+/// the value it would write and its result (`Ok(previous)` or `Err(found)`), if tracing is on.
 #[track_caller]
 #[inline]
-pub fn record_cas<T: fmt::Display>(
+pub fn record_cas<T: Into<Value>>(
+    thread: ThreadIndex,
     object: usize,
     op: &'static str,
-    success: Ordering,
-    failure: Ordering,
+    (success, failure): (Ordering, Ordering),
     expected: T,
     new: T,
     result: Result<T, T>,
 ) {
     if ON.with(Cell::get) {
-        let detail = match result {
-            Ok(_) => format!("{expected} -> {new}: ok"),
-            Err(found) => format!("expected {expected}, found {found}: failed"),
+        let (read, written, succeeded) = match result {
+            Ok(previous) => (previous.into(), Some(new.into()), true),
+            Err(found) => (found.into(), None, false),
         };
-        push(
-            object,
-            op,
-            format!("{success:?}/{failure:?}"),
-            detail,
-            Location::caller(),
-        );
+        let access = Access {
+            ordering: format!("{success:?}/{failure:?}"),
+            read: Some(read),
+            written,
+            expected: Some(expected.into()),
+            succeeded: Some(succeeded),
+        };
+        push(thread, object, op, access, Location::caller());
     }
 }
 
-fn push(object: usize, op: &'static str, ordering: String, detail: String, location: &'static Location<'static>) {
+fn push(thread: ThreadIndex, object: usize, op: &'static str, access: Access, location: &'static Location<'static>) {
+    // Ask the backend before borrowing the log: its thread lookup must not re-enter this module.
+    let thread = thread().unwrap_or(usize::MAX);
     LOG.with(|l| {
         let mut l = l.borrow_mut();
         let Some(log) = l.as_mut() else { return };
-        let thread = match log.backend {
-            Backend::Loom => super::loom::thread_index(),
-            Backend::Shuttle => super::shuttle::thread_index(),
-        }
-        .unwrap_or(usize::MAX);
         let object = (object != 0).then(|| match log.objects.iter().position(|&o| o == object) {
             Some(i) => i,
             None => {
@@ -164,13 +272,73 @@ fn push(object: usize, op: &'static str, ordering: String, detail: String, locat
             location,
             object,
             op,
-            ordering,
-            detail,
+            ordering: access.ordering,
+            read: access.read,
+            written: access.written,
+            expected: access.expected,
+            succeeded: access.succeeded,
         });
     });
 }
 
-/// Reads the number out of a `ThreadId(N)` debug string.
-pub(crate) fn parse_thread_id(debug: &str) -> Option<usize> {
-    debug.trim_start_matches("ThreadId(").trim_end_matches(')').parse().ok()
+#[cfg(test)]
+mod tests {
+    use super::{Location, Step, Value};
+
+    /// A step of `op` on atomic #0 with the given typed fields.
+    fn step(
+        op: &'static str,
+        read: Option<Value>,
+        written: Option<Value>,
+        expected: Option<Value>,
+        succeeded: Option<bool>,
+    ) -> Step {
+        Step {
+            thread: 1,
+            location: Location::caller(),
+            object: Some(0),
+            op,
+            ordering: "Relaxed".into(),
+            read,
+            written,
+            expected,
+            succeeded,
+        }
+    }
+
+    #[test]
+    fn the_detail_is_derived_from_the_typed_fields_as_the_trace_always_printed_it() {
+        let int = |n: u64| Some(Value::Int(n));
+        let cases = [
+            (step("load", int(1), None, None, None), "-> 1"),
+            (step("store", None, int(42), None, None), "<- 42"),
+            (step("fetch_add", int(0), int(1), None, None), "0 -> 1"),
+            (
+                step("swap", Some(Value::Bool(false)), Some(Value::Bool(true)), None, None),
+                "false -> true",
+            ),
+            (step("load", Some(Value::Bool(true)), None, None, None), "-> true"),
+            (
+                step("compare_exchange", int(3), int(4), int(3), Some(true)),
+                "3 -> 4: ok",
+            ),
+            (
+                step("compare_exchange", int(4), None, int(3), Some(false)),
+                "expected 3, found 4: failed",
+            ),
+            (step("fence", None, None, None, None), ""),
+        ];
+        for (step, detail) in cases {
+            assert_eq!(step.detail(), detail, "{step:?}");
+            let line = step.to_string();
+            assert!(line.ends_with(&format!("#0 {}(Relaxed) {detail}", step.op)), "{line}");
+        }
+    }
+
+    #[test]
+    fn values_serialize_as_json_numbers_and_booleans() {
+        let json = serde_json::to_string(&[Some(Value::Int(7)), Some(Value::Bool(true)), None]).unwrap();
+        assert_eq!(json, "[7,true,null]");
+        assert_eq!(Value::from(usize::MAX), Value::Int(u64::MAX));
+    }
 }
