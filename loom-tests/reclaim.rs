@@ -11,7 +11,7 @@
 //! `Collector` per iteration, never under loom: crossbeam-epoch under loom needs the build-wide
 //! `--cfg crossbeam_loom` plus its `loom` feature, a second build that the README's single
 //! `cargo test --all-features` cannot run; without it loom reports a false causality violation
-//! (`../shared/CHECKERS.md`). The hand-written cell is what loom verifies.
+//! (README: "What each checker can and cannot see"). The hand-written cell is what loom verifies.
 #![cfg(feature = "epoch")]
 
 use lockfree_lab::check::{self, Report};

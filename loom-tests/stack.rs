@@ -84,7 +84,7 @@ fn shuttle_pct_depth_3_fixed_stack_no_aba() {
 }
 
 /// PCT at depth 1 never preempts a thread, so T1 never stalls between its read and its CAS: the
-/// blind spot behind "use depth ≥ 2" (`CHECKERS.md`).
+/// blind spot behind "use depth ≥ 2" (README: "What each checker can and cannot see").
 #[test]
 fn shuttle_pct_depth_1_misses_the_aba() {
     check::shuttle_pct(
@@ -360,7 +360,7 @@ mod arena {
 //
 // Not under loom: crossbeam-epoch runs under loom only when the whole build uses
 // `--cfg crossbeam_loom` with crossbeam-epoch's `loom` feature; without it every loom thread shares
-// one pinned participant and loom reports a false causality violation (`../shared/CHECKERS.md`).
+// one pinned participant and loom reports a false causality violation (README: "What each checker can and cannot see").
 // That would need a second build with RUSTFLAGS, which the README's single `cargo test
 // --all-features` cannot run. So: real threads (the allocator really recycles addresses, the
 // race that made ABA) and shuttle, which interleaves whole stack operations (crossbeam's atomics

@@ -301,7 +301,7 @@ impl fmt::Display for ReadableStep {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "{:>3}. {} {:<28} {:<4}{}({}) {}",
+            "{:>3}. {} {:<36} {:<4}{}({}) {}",
             self.number, self.thread, self.location, self.object, self.operation, self.ordering, self.value
         )?;
         if !self.note.is_empty() {

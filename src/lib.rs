@@ -22,7 +22,6 @@
 //! Each concept's module doc is its lesson: the synchronization edges, the failing interleaving,
 //! which checker catches it and which cannot, and what real x86 cores show.
 #![warn(missing_docs, missing_debug_implementations)]
-#![deny(clippy::undocumented_unsafe_blocks)]
 
 /// Compiles a concept's algorithm files once per backend, in the same build:
 /// `real` (std atomics), `loom` and `shuttle`. An algorithm file names no backend: it imports

@@ -179,6 +179,8 @@ pub struct Spec {
     pub seed_title: &'static str,
     /// One-line lesson.
     pub lesson: &'static str,
+    /// The pair in one line: what the broken variant does → what the fixed one does instead.
+    pub pair: &'static str,
     /// Its variants or orderings.
     pub variants: Variants,
     /// What a learner can do with it.

@@ -83,15 +83,18 @@ pub fn list_json() -> serde_json::Value {
 /// README's copy in step).
 pub fn markdown_table() -> String {
     let mut s =
-        String::from("| demo | seed demo | lesson | you can | bug class | concept |\n|---|---|---|---|---|---|\n");
+        String::from(
+        "| demo | seed demo | lesson | broken → fixed | you can | bug class | concept |\n|---|---|---|---|---|---|---|\n",
+    );
     for d in DEMOS {
         let spec = d.spec();
         let _ = writeln!(
             s,
-            "| `{}` | {} | {} | {} | {} | [`{}`](src/{}/mod.rs){} |",
+            "| `{}` | {} | {} | {} | {} | {} | [`{}`](src/{}/mod.rs){} |",
             spec.name,
             spec.seed_title,
             spec.lesson.replace('|', "\\|"),
+            spec.pair.replace('|', "\\|"),
             spec.abilities(),
             spec.bug.name(),
             spec.module.rsplit('/').next().unwrap_or(spec.module),

@@ -2,7 +2,7 @@
 //!
 //! shuttle has no `UnsafeCell` of its own and no race detector: it runs one thread at a time and
 //! switches only at its own operations, and it models every atomic as `SeqCst`, so this backend
-//! is for interleaving bugs (see `CHECKERS` in the README). Its [`UnsafeCell`] does one check of
+//! is for interleaving bugs (see "What each checker can and cannot see" in the README). Its [`UnsafeCell`] does one check of
 //! its own: an access that overlaps another thread's closure across a scheduling point panics
 //! before it happens, so a broken variant never becomes undefined behaviour under shuttle.
 

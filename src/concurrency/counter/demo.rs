@@ -16,13 +16,14 @@ pub struct CounterDemo {
     method: Method,
 }
 
-const fn spec(name: &'static str, lesson: &'static str) -> Spec {
+const fn spec(name: &'static str, lesson: &'static str, pair: &'static str) -> Spec {
     Spec {
         name,
         module: "concurrency/counter",
         group: Group::Concurrency,
         seed_title: "CAS retry loop",
         lesson,
+        pair,
         variants: Variants::BrokenFixed,
         can: Can {
             run: true,
@@ -40,7 +41,11 @@ const fn spec(name: &'static str, lesson: &'static str) -> Spec {
 
 /// `lost-update`: two threads load, add one and store; increments vanish.
 pub static LOST_UPDATE: CounterDemo = CounterDemo {
-    spec: spec("lost-update", "load-then-store loses increments; fetch_add cannot"),
+    spec: spec(
+        "lost-update",
+        "load-then-store loses increments; fetch_add cannot",
+        "load, add, store → `fetch_add`",
+    ),
     method: Method::Increment,
 };
 
@@ -49,6 +54,7 @@ pub static CAS_RETRY: CounterDemo = CounterDemo {
     spec: spec(
         "cas-retry",
         "a CAS loop retries when another thread wins; count the retries",
+        "CAS retried with a stale new value → recomputed on every retry",
     ),
     method: Method::Cas,
 };

@@ -21,6 +21,7 @@ static SPEC: Spec = Spec {
     group: Group::Concurrency,
     seed_title: "False sharing",
     lesson: "two private counters on one cache line slow each other down; CachePadded fixes it",
+    pair: "adjacent counters → `CachePadded`",
     variants: Variants::BrokenFixed,
     can: Can {
         run: true,

@@ -19,8 +19,10 @@ const ROUNDS: (u64, &str) = (
 #[derive(Debug)]
 pub struct LitmusDemo {
     spec: Spec,
-    /// The model scenario under loom and under shuttle.
-    scenarios: (fn(Mode), fn(Mode)),
+    /// The model scenario under loom.
+    loom_scenario: fn(Mode),
+    /// The same scenario under shuttle.
+    shuttle_scenario: fn(Mode),
     /// The real-core run, where there is one.
     on_cores: Option<Litmus>,
 }
@@ -28,6 +30,7 @@ pub struct LitmusDemo {
 const fn spec(
     name: &'static str,
     lesson: &'static str,
+    pair: &'static str,
     broken: Mode,
     fixed: Mode,
     reordering: Reordering,
@@ -39,6 +42,7 @@ const fn spec(
         group: Group::Concurrency,
         seed_title: "Memory reordering",
         lesson,
+        pair,
         variants: Variants::Orderings {
             all: &Mode::ALL,
             broken,
@@ -68,12 +72,14 @@ pub static MESSAGE_PASSING: LitmusDemo = LitmusDemo {
     spec: spec(
         "message-passing",
         "Relaxed publishes a flag before its data; Release/Acquire forbids the stale read",
+        "Relaxed flag → Release/Acquire",
         Mode::Relaxed,
         Mode::ReleaseAcquire,
         Reordering::StoreStoreOrLoadLoad,
         2,
     ),
-    scenarios: (loom::scenario::message_passing, shuttle::scenario::message_passing),
+    loom_scenario: loom::scenario::message_passing,
+    shuttle_scenario: shuttle::scenario::message_passing,
     on_cores: Some(Litmus::MessagePassing),
 };
 
@@ -82,12 +88,14 @@ pub static STORE_BUFFERING: LitmusDemo = LitmusDemo {
     spec: spec(
         "store-buffering",
         "even Release/Acquire lets both threads miss each other's store; fence(SeqCst) forbids it",
+        "Release/Acquire → `fence(SeqCst)` on both sides",
         Mode::ReleaseAcquire,
         Mode::FenceSeqCst,
         Reordering::StoreLoad,
         2,
     ),
-    scenarios: (loom::scenario::store_buffering, shuttle::scenario::store_buffering),
+    loom_scenario: loom::scenario::store_buffering,
+    shuttle_scenario: shuttle::scenario::store_buffering,
     on_cores: Some(Litmus::StoreBuffering),
 };
 
@@ -96,12 +104,14 @@ pub static IRIW: LitmusDemo = LitmusDemo {
     spec: spec(
         "iriw",
         "two readers may see two independent writes in opposite orders unless fenced",
+        "Release/Acquire → `fence(SeqCst)` in both readers",
         Mode::ReleaseAcquire,
         Mode::FenceSeqCst,
         Reordering::MultiCopyAtomicity,
         4,
     ),
-    scenarios: (loom::scenario::iriw, shuttle::scenario::iriw),
+    loom_scenario: loom::scenario::iriw,
+    shuttle_scenario: shuttle::scenario::iriw,
     on_cores: None,
 };
 
@@ -146,9 +156,9 @@ impl Demo for LitmusDemo {
             Threads::AtLeast { default, .. } => default,
         };
         let scenario = if checker == Checker::Loom {
-            self.scenarios.0
+            self.loom_scenario
         } else {
-            self.scenarios.1
+            self.shuttle_scenario
         };
         let mode = case.mode();
         checker.explore(threads, move || scenario(mode))

@@ -30,6 +30,7 @@ static SPEC: Spec = Spec {
     group: Group::Concurrency,
     seed_title: "MPMC ring",
     lesson: "a claimed slot is not a written slot: each slot needs its own sequence stamp",
+    pair: "`head`/`tail` trusted as written/free → per-slot sequence stamps (Vyukov)",
     variants: Variants::BrokenFixed,
     can: Can {
         run: true,

@@ -37,6 +37,7 @@ pub static RCU: RcuDemo = RcuDemo {
         group: Group::Concurrency,
         seed_title: "RCU grace period",
         lesson: "freeing an old version at once frees it under a reader; wait for a grace period",
+        pair: "old version freed at once → freed after a grace period (and a crossbeam-epoch cell)",
         variants: Variants::BrokenFixed,
         can: Can {
             run: true,
@@ -65,6 +66,7 @@ pub static RCU_GRACE: RcuDemo = RcuDemo {
         group: Group::Concurrency,
         seed_title: "RCU grace period",
         lesson: "a grace period built from Acquire/Release alone is store buffering: it needs fence(SeqCst)",
+        pair: "Acquire/Release grace period → `fence(SeqCst)` on both sides",
         variants: Variants::BrokenFixed,
         can: Can {
             run: false,

@@ -71,7 +71,7 @@
 //! crossbeam-epoch's cell is tested on real threads and under shuttle with a fresh `Collector`
 //! per iteration, not under loom: that needs `--cfg crossbeam_loom` and crossbeam-epoch's `loom`
 //! feature, a second build the README's `cargo test` cannot run (and it costs
-//! ~26k executions where the hand-written cell needs a few dozen; `../shared/CHECKERS.md`).
+//! ~26k executions where the hand-written cell needs a few dozen; see "What each checker can and cannot see" in the README).
 //!
 //! ## A long-held reader stalls reclamation
 //!

@@ -23,6 +23,7 @@ static SPEC: Spec = Spec {
     group: Group::Concurrency,
     seed_title: "SPSC ring buffer",
     lesson: "the index that guards plain-memory slots must carry Release/Acquire, both ways",
+    pair: "Relaxed `tail` publish and `head` load → Release/Acquire (broken: checkers only)",
     variants: Variants::BrokenFixed,
     can: Can {
         run: true,

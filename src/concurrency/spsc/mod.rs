@@ -21,16 +21,16 @@
 //!
 //! The type split is the "single" in single-producer: each half is `Send` but neither is `Sync`
 //! nor `Clone`, so two threads can never push (or pop) at once:
-//! ```compile_fail
+//! ```compile_fail,E0277
 //! fn shared<T: Sync>(_: &T) {}
 //! let (tx, _rx) = lockfree_lab::spsc::real::fixed::channel::<u64>(4);
 //! shared(&tx); // error: `Producer<u64>` is not `Sync`
 //! ```
-//! ```compile_fail
+//! ```compile_fail,E0599
 //! let (tx, _rx) = lockfree_lab::spsc::real::fixed::channel::<u64>(4);
 //! let _second = tx.clone(); // error: `Producer` is not `Clone`
 //! ```
-//! ```compile_fail
+//! ```compile_fail,E0277
 //! fn shared<T: Sync>(_: &T) {}
 //! let (_tx, rx) = lockfree_lab::spsc::real::fixed::channel::<u64>(4);
 //! shared(&rx); // error: `Consumer<u64>` is not `Sync`
@@ -97,9 +97,11 @@
 //! ```
 //! let _in_a_loom_model = lockfree_lab::spsc::loom::broken::channel::<u64>; // exists (call it in `loom::model`)
 //! ```
-//! ```compile_fail
+//! ```compile_fail,E0433
 //! let (_tx, _rx) = lockfree_lab::spsc::real::broken::channel::<u64>(1); // error: no `real::broken`
-//! ``` `examples/03-spsc-relaxed-publish.rs` runs the fixed ring on your cores, checks FIFO
+//! ```
+//!
+//! `examples/03-spsc-relaxed-publish.rs` runs the fixed ring on your cores, checks FIFO
 //! order, and prints why x86 would not show the bug; the loom tests show it:
 //! `cargo test --test model spsc::loom_broken`.
 //!

@@ -24,6 +24,7 @@ static SPEC: Spec = Spec {
     group: Group::Concurrency,
     seed_title: "The ABA problem",
     lesson: "a recycled node makes a stale CAS succeed (A->B->A); a tag bumped per CAS fixes it",
+    pair: "untagged index head → 32-bit tag bumped per CAS (and a crossbeam-epoch stack)",
     variants: Variants::BrokenFixed,
     can: Can {
         run: true,

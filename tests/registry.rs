@@ -1,0 +1,184 @@
+//! The registry, walked: every registered demo does everything its spec promises, the README's
+//! demo table is the registry's, and no code outside a concept's folder knows a demo by name.
+
+use lockfree_lab::lab::{self, registry, render, Case, Checker, Demo, Threads, DEMOS};
+
+/// Small bounds: every capability runs, none for long.
+fn small_run(demo: &dyn Demo) -> lab::RunOutput {
+    let spec = demo.spec();
+    let threads = match spec.threads {
+        Threads::Fixed(n) => n,
+        Threads::AtLeast { min, .. } => min.max(2),
+    };
+    let cases = lab::cases(demo, None, None).unwrap();
+    lab::run(demo, &cases, Some(threads), Some(2_000), true)
+        .unwrap_or_else(|e| panic!("`run {}` is promised but failed: {e}", spec.name))
+}
+
+#[test]
+fn every_demo_does_what_its_spec_promises() {
+    for &demo in DEMOS {
+        let spec = demo.spec();
+        if let Some(feature) = spec.missing_feature() {
+            // Listed, and refused with the feature's name.
+            let e = registry::find(spec.name)
+                .err()
+                .expect("a demo whose feature is missing is refused");
+            assert!(e.0.contains(feature), "{e}");
+            continue;
+        }
+        if spec.can.run {
+            let out = small_run(demo);
+            assert!(
+                !out.rows.is_empty() || !out.notes.is_empty(),
+                "`run {}` returned nothing",
+                spec.name
+            );
+            for row in &out.rows {
+                assert_eq!(
+                    row.figures.len(),
+                    out.rows[0].figures.len(),
+                    "`run {}`: every row has the same figures",
+                    spec.name
+                );
+            }
+        } else {
+            let cases = lab::cases(demo, None, None).unwrap();
+            let e = lab::run(demo, &cases, None, None, true).err().expect("refused");
+            assert!(e.0.contains("cannot run on real cores"), "{e}");
+        }
+        if spec.can.check {
+            // The broken case is caught by loom (it sees every bug class the lab has); the fixed
+            // one passes every checker.
+            let broken = spec.broken_case();
+            let out = lab::check_output(demo, broken, Checker::Loom);
+            assert_eq!(
+                out.verdict, "bug found",
+                "`check {}` (broken) under loom: {out:?}",
+                spec.name
+            );
+            assert!(
+                !out.steps.is_empty(),
+                "`check {}`: a counterexample has steps",
+                spec.name
+            );
+            let fixed = lab::cases(demo, Some(lab::Variant::Fixed), None).unwrap()[0];
+            for checker in Checker::ALL {
+                let out = lab::check_output(demo, fixed, checker);
+                assert_eq!(
+                    out.verdict, "passed",
+                    "`check {}` (fixed) under {checker:?}: {out:?}",
+                    spec.name
+                );
+            }
+            // The matrix's row: every cell filled, blind cells only where the class says so.
+            let row = lab::matrix_row(demo, broken);
+            assert_eq!(row.cells.len(), Checker::ALL.len() + 1);
+            for (checker, cell) in Checker::ALL.iter().zip(&row.cells) {
+                let blind = spec.bug.blind_spot(*checker).is_some();
+                assert_eq!(
+                    cell.verdict == "blind",
+                    blind,
+                    "{}: {checker:?} cell {cell:?}",
+                    spec.name
+                );
+                if !blind {
+                    assert_eq!(cell.verdict, "found", "{}: {checker:?} cell {cell:?}", spec.name);
+                }
+            }
+            if let Some(why) = spec.bug.hardware_blind_spot() {
+                assert_eq!(row.cells[3].text, why);
+            }
+        }
+        if spec.can.step {
+            let replay = lab::replay(demo, lab::Variant::Broken)
+                .unwrap_or_else(|e| panic!("`step {}` is promised but failed: {e}", spec.name));
+            assert!(!replay.steps.is_empty(), "`step {}` has no steps", spec.name);
+        } else {
+            assert!(lab::replay(demo, lab::Variant::Broken).is_err());
+        }
+    }
+}
+
+#[test]
+fn every_seed_title_a_demo_names_is_in_the_seed_catalogue() {
+    for &demo in DEMOS {
+        let spec = demo.spec();
+        let group = lab::SEED
+            .iter()
+            .find(|(g, _)| *g == spec.group)
+            .expect("its group is a seed group");
+        assert!(
+            group.1.contains(&spec.seed_title),
+            "{}: seed demo `{}` is not in the {} group",
+            spec.name,
+            spec.seed_title,
+            spec.group.title()
+        );
+    }
+}
+
+#[test]
+fn demo_names_are_unique_and_cases_match_the_spec() {
+    let names = registry::names();
+    let mut sorted = names.clone();
+    sorted.sort_unstable();
+    sorted.dedup();
+    assert_eq!(sorted.len(), names.len(), "duplicate demo names: {names:?}");
+    for &demo in DEMOS {
+        for case in lab::cases(demo, None, None).unwrap() {
+            match case {
+                Case::Mode(m) => assert!(demo.spec().orderings().contains(&m)),
+                Case::Variant(_) => assert!(demo.spec().orderings().is_empty()),
+            }
+        }
+    }
+}
+
+#[test]
+fn the_readme_demo_table_is_the_registrys() {
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let begin = "<!-- BEGIN generated by `lockfree-lab list --markdown` -->\n";
+    let start = readme
+        .find(begin)
+        .expect("the README has the generated table's markers")
+        + begin.len();
+    let end = readme[start..].find("<!-- END generated -->").expect("end marker") + start;
+    assert_eq!(
+        &readme[start..end],
+        render::markdown_table(),
+        "README.md's demo table is stale: replace it with `cargo run --release -- list --markdown`"
+    );
+}
+
+/// Every `.rs` file under `dir`.
+fn rust_files(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            rust_files(&path, out);
+        } else if path.extension().is_some_and(|e| e == "rs") {
+            out.push(path);
+        }
+    }
+}
+
+#[test]
+fn no_source_outside_a_concept_folder_names_a_demo() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut files = Vec::new();
+    rust_files(&root.join("src"), &mut files);
+    let mut bad = Vec::new();
+    for &demo in DEMOS {
+        let spec = demo.spec();
+        let home = root.join("src").join(spec.module);
+        let quoted = format!("\"{}\"", spec.name);
+        for file in files.iter().filter(|f| !f.starts_with(&home)) {
+            let text = std::fs::read_to_string(file).unwrap();
+            if text.contains(&quoted) {
+                bad.push(format!("{} names demo {quoted}", file.display()));
+            }
+        }
+    }
+    assert!(bad.is_empty(), "\n{}", bad.join("\n"));
+}
