@@ -44,7 +44,7 @@ fn every_demo_does_what_its_spec_promises() {
             }
         } else {
             let cases = lab::cases(demo, None, None).unwrap();
-            let e = lab::run(demo, &cases, None, None, true).err().expect("refused");
+            let e = lab::run(demo, &cases, None, None, true).expect_err("refused");
             assert!(e.0.contains("cannot run on real cores"), "{e}");
         }
         if spec.can.check {
