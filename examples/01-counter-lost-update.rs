@@ -1,5 +1,7 @@
 //! # 01 — the lost update, on your cores
 //!
+//! ci: --iterations 10000
+//!
 //! ```text
 //! cargo run --release --example 01-counter-lost-update
 //! cargo run --release --example 01-counter-lost-update -- --threads 2 --iterations 1000000 --method cas

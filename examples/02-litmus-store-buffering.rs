@@ -1,5 +1,7 @@
 //! # 02 — store buffering caught in the act (and message passing, which x86 cannot show)
 //!
+//! ci: --rounds 1000
+//!
 //! ```text
 //! cargo run --release --example 02-litmus-store-buffering
 //! cargo run --release --example 02-litmus-store-buffering -- --rounds 1000000 --ordering relaxed

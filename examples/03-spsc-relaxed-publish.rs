@@ -1,5 +1,7 @@
 //! # 03 — the SPSC ring on your cores, and why x86 cannot show its Relaxed-publish bug
 //!
+//! ci: --items 10000
+//!
 //! ```text
 //! cargo run --release --example 03-spsc-relaxed-publish
 //! cargo run --release --example 03-spsc-relaxed-publish -- --capacity 1 --items 1000000

@@ -1,5 +1,7 @@
 //! # 04 — the MPMC queue without per-slot stamps loses values on your cores
 //!
+//! ci: --items 10000
+//!
 //! ```text
 //! cargo run --release --example 04-mpmc-lost-values
 //! cargo run --release --example 04-mpmc-lost-values -- --capacity 2 --producers 1 --consumers 1 --items 1000000

@@ -1,5 +1,7 @@
 //! # 05 — ABA in a Treiber stack, on your cores
 //!
+//! ci: --rounds 1000
+//!
 //! ```text
 //! cargo run --release --example 05-stack-aba
 //! cargo run --release --example 05-stack-aba -- --threads 2 --rounds 200000 --ops 2

@@ -1,5 +1,7 @@
 //! # 06 — a long-held reader stalls epoch reclamation
 //!
+//! ci: --updates 1000
+//!
 //! ```text
 //! cargo run --release --example 06-reclaim-long-reader
 //! cargo run --release --example 06-reclaim-long-reader -- --updates 100000

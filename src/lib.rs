@@ -7,15 +7,12 @@
 //! `concept::real::fixed` runs on std atomics, `concept::loom::fixed` under loom,
 //! `concept::shuttle::fixed` under shuttle. Plain `cargo test` therefore runs every model suite.
 //!
-//! | concept      | lesson                                                            | broken → fixed                              |
-//! |--------------|-------------------------------------------------------------------|---------------------------------------------|
-//! | [`counter`]  | a read-modify-write must be one atomic step; CAS loops retry      | load+store / unretried CAS → `fetch_add` / CAS retry loop |
-//! | [`litmus`]   | what each ordering forbids: message passing, store buffering, IRIW | Relaxed / Release-Acquire → Release-Acquire / `fence(SeqCst)` |
-//! | [`spsc`]     | the index guarding plain-memory slots carries the happens-before edge | Relaxed index publish/load → Release/Acquire; cached indices, batches |
-//! | [`mpmc`]     | a claimed slot is not a written slot: per-slot sequence stamps     | stampless claim → Vyukov stamps (crossbeam `ArrayQueue`) |
-//! | [`stack`]    | ABA: a recycled node makes a stale CAS succeed                     | untagged index head → 32-bit tag per CAS; crossbeam-epoch stack |
-//! | `reclaim`    | RCU grace periods (feature `epoch`)                                | immediate free / Acquire-Release grace period → `fence(SeqCst)`; crossbeam-epoch cell |
-//! | [`false_sharing`] | two private counters on one cache line slow each other down  | adjacent fields → `CachePadded` |
+//! The tree is grouped as the product is: the seed's groups ([`concurrency`] today; the NIC
+//! datapath, CPU and networking groups next) beside the shared layers ([`sync`], [`check`],
+//! [`hw`], [`lab`]). Each concept is a folder: `mod.rs` (the lesson), `broken.rs` / `fixed.rs`
+//! (the pair), `scenario.rs` (model scenarios) and `demo.rs` (what the lab does with it). The
+//! table of every demo, with its lesson and its pair, is generated from the lab's registry:
+//! `cargo run --release -- list --markdown` (the README carries a copy a test keeps current).
 //!
 //! The lab binary (`cargo run --release`) drives all of them: see [`lab`].
 //!
