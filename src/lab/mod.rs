@@ -102,8 +102,8 @@ impl BugClass {
     pub fn hardware_blind_spot(self) -> Option<&'static str> {
         match self {
             BugClass::DataRace { .. } => Some(
-                "not run: a data race on plain memory (here a use-after-free or a torn slot) is undefined \
-                 behaviour on real cores; the broken variant exists only for the checkers",
+                "not run: a data race on plain memory is undefined behaviour on real cores (the broken variant \
+                 exists only for the checkers)",
             ),
             BugClass::Ordering(Reordering::StoreStoreOrLoadLoad) => {
                 Some("blind: x86 is TSO (stores and loads stay in order)")
