@@ -364,7 +364,7 @@ mod tests {
         assert_eq!(steps[4].value, "42 -> 43");
         assert_eq!(steps[4].to_string().lines().next().unwrap().trim_end(), {
             let loc = format!("{}:{}", trace[4].location.file(), trace[4].location.line());
-            format!("  5. T2 {loc:<28} #0  fetch_add(Relaxed) 42 -> 43")
+            format!("  5. T2 {loc:<36} #0  fetch_add(Relaxed) 42 -> 43")
         });
     }
 
