@@ -8,7 +8,7 @@
 //! | fixed    | passes | passes                                   |
 //!
 //! The crossbeam-epoch cell is tested on real threads and under shuttle with an explicit
-//! `Collector` per iteration, never under loom: crossbeam-epoch under loom needs the build-wide
+//! `Collector` per iteration (passed to `EpochCell::with_collector`), never under loom: crossbeam-epoch under loom needs the build-wide
 //! `--cfg crossbeam_loom` plus its `loom` feature, a second build that the README's single
 //! `cargo test --all-features` cannot run; without it loom reports a false causality violation
 //! (`../shared/CHECKERS.md`). The hand-written cell is what loom verifies.
@@ -238,7 +238,7 @@ mod epoch_cell {
     fn read_during_updates() {
         use shuttle::thread;
         let collector = Collector::new();
-        let cell = Arc::new(EpochCell::new(1));
+        let cell = Arc::new(EpochCell::with_collector(1, &collector));
         let reader = {
             let (cell, collector) = (Arc::clone(&cell), collector.clone());
             thread::spawn(move || {
@@ -295,7 +295,7 @@ mod epoch_cell {
     fn real_threads_epoch_cell_readers_never_see_a_reclaimed_version() {
         const UPDATES: u64 = 5_000;
         let collector = Collector::new();
-        let cell = EpochCell::new(0);
+        let cell = EpochCell::with_collector(0, &collector);
         lockfree_lab::hw::run_threads(2, lockfree_lab::hw::Pin::Spread, |t| {
             let handle = collector.register();
             if t == 0 {
@@ -314,6 +314,56 @@ mod epoch_cell {
         flush_until(&collector, &cell, UPDATES as usize);
         assert_eq!(cell.retired(), UPDATES as usize);
         assert_eq!(cell.reclaimed(), UPDATES as usize);
+    }
+
+    /// The default collector's path: `EpochCell::new` with `crossbeam_epoch::pin()` guards.
+    #[test]
+    fn default_collector_cell_reads_its_updates() {
+        let cell = EpochCell::new(1);
+        assert_eq!(cell.read(&crossbeam_epoch::pin()).value, 1);
+        cell.update(2, &crossbeam_epoch::pin());
+        let guard = crossbeam_epoch::pin();
+        assert_eq!(cell.read(&guard).value, 2);
+        assert_eq!(cell.retired(), 1);
+    }
+
+    /// A guard protects only against its own collector's garbage. Here a reader pinned in A
+    /// holds version 1 while the writer retires it into B and flushes B, where nobody is pinned:
+    /// B would free version 1 under the reader. The cell refuses B's guard at the update.
+    #[test]
+    #[should_panic(expected = "epoch: the guard was not pinned in this cell's Collector")]
+    fn a_guard_from_another_collector_is_refused_by_update() {
+        let (a, b) = (Collector::new(), Collector::new());
+        let cell = EpochCell::with_collector(1, &a);
+        let reader = a.register();
+        let pinned = reader.pin();
+        let _version = cell.read(&pinned);
+        let writer = b.register();
+        cell.update(2, &writer.pin());
+        for _ in 0..1_000 {
+            writer.pin().flush();
+        }
+        assert!(
+            !cell.is_reclaimed(1),
+            "use after free: version 1 was freed by collector B while a reader pinned in A holds it"
+        );
+    }
+
+    /// A read under another collector's guard is not protected from the cell's collector.
+    #[test]
+    #[should_panic(expected = "epoch: the guard was not pinned in this cell's Collector")]
+    fn a_guard_from_another_collector_is_refused_by_read() {
+        let cell = EpochCell::with_collector(1, &Collector::new());
+        let other = Collector::new().register();
+        let _ = cell.read(&other.pin()).value;
+    }
+
+    /// The default collector's guard is "another collector" for a cell with its own.
+    #[test]
+    #[should_panic(expected = "epoch: the guard was not pinned in this cell's Collector")]
+    fn the_default_collectors_guard_is_refused_by_a_cell_with_its_own() {
+        let cell = EpochCell::with_collector(1, &Collector::new());
+        cell.update(2, &crossbeam_epoch::pin());
     }
 
     /// A long-held reader stalls reclamation (crossbeam issues #566 and #540: memory grows while

@@ -18,7 +18,13 @@
 //!
 //! And the same cell on crossbeam-epoch, [`epoch_cell::EpochCell`]: readers pin, the writer
 //! swaps and `defer_destroy`s; crossbeam frees the old version once every participant pinned at
-//! the swap has unpinned.
+//! the swap has unpinned. Its guards must come from the cell's own `Collector` (checked), and a
+//! version read from it cannot outlive the cell (the borrow checker).
+//!
+//! The hand-written cells' readers may panic (the section still ends), but must not call
+//! `update` on the same cell from inside `read`: the grace period would wait for the caller's
+//! own section, forever. `update` detects that and panics instead
+//! ([`UPDATE_INSIDE_READ`]).
 //!
 //! ## Synchronization edges (fixed)
 //!
@@ -69,7 +75,7 @@
 //! ```
 //!
 //! crossbeam-epoch's cell is tested on real threads and under shuttle with a fresh `Collector`
-//! per iteration, not under loom: that needs `--cfg crossbeam_loom` and crossbeam-epoch's `loom`
+//! per iteration (`EpochCell::with_collector`), not under loom: that needs `--cfg crossbeam_loom` and crossbeam-epoch's `loom`
 //! feature, a second build the README's `cargo test` cannot run (and it costs
 //! ~26k executions where the hand-written cell needs a few dozen; `../shared/CHECKERS.md`).
 //!
