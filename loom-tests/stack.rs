@@ -212,6 +212,87 @@ mod epoch_stack {
         );
     }
 
+    /// A payload that can tell whether it is intact: `check` is derived from `value`, and
+    /// dropping it overwrites both with poison. A `pop` that reads its node after the node was
+    /// freed reads allocator bookkeeping or another node's payload: a broken checksum, or a value
+    /// out twice (`account`).
+    struct Checked {
+        value: u64,
+        check: u64,
+    }
+    const KEY: u64 = 0x9E37_79B9_7F4A_7C15;
+    const POISON: u64 = 0xDEAD_DEAD_DEAD_DEAD;
+    impl Checked {
+        fn new(value: u64) -> Self {
+            Self {
+                value,
+                check: value.rotate_left(29) ^ KEY,
+            }
+        }
+        fn intact(&self) -> bool {
+            self.value != POISON && self.check == self.value.rotate_left(29) ^ KEY
+        }
+    }
+    impl Drop for Checked {
+        fn drop(&mut self) {
+            self.value = POISON;
+            self.check = POISON;
+            std::hint::black_box(&mut *self);
+        }
+    }
+
+    /// Epoch reclamation is what makes `pop` safe: a popped node must be freed only after every
+    /// thread that may still read it has unpinned (`defer_destroy`). Shuttle cannot show this
+    /// (crossbeam's atomics are std's: no preemption inside `pop`), so real threads, more than
+    /// cores, hammer push/pop pairs: a `pop` that frees its node at once (`scripts/mutate-logic`)
+    /// reads a freed node (broken checksum), or loses its CAS race to a recycled address (ABA:
+    /// a value out twice or lost), or crashes.
+    #[test]
+    fn real_threads_popped_nodes_are_not_freed_under_a_concurrent_pop() {
+        const THREADS: u64 = 4;
+        const OPS: u64 = 100_000;
+        let collector = crossbeam_epoch::Collector::new();
+        let stack = TreiberStack::with_collector(&collector);
+        let (outs, _) = lockfree_lab::hw::run_threads(THREADS as usize, lockfree_lab::hw::Pin::Spread, |t| {
+            let handle = collector.register();
+            let mut out = Vec::with_capacity(OPS as usize);
+            for k in 0..OPS {
+                stack.push(Checked::new(t as u64 * OPS + k), &handle.pin());
+                if let Some(v) = stack.pop(&handle.pin()) {
+                    assert!(
+                        v.intact(),
+                        "use after free: pop returned a corrupt value ({:#x}, check {:#x}): its node was freed before it was read",
+                        v.value,
+                        v.check
+                    );
+                    out.push(v.value);
+                }
+            }
+            out
+        });
+        let mut out: Vec<u64> = outs.into_iter().flatten().collect();
+        let handle = collector.register();
+        while let Some(v) = stack.pop(&handle.pin()) {
+            assert!(v.intact(), "use after free: a corrupt value left in the stack");
+            out.push(v.value);
+        }
+        let pushed: Vec<u64> = (0..THREADS * OPS).collect();
+        if let Err(e) = account(&pushed, &out) {
+            panic!("use after free (a recycled node): {e}");
+        }
+    }
+
+    /// A guard protects only against its own collector's garbage: the stack refuses the guard
+    /// of another collector (here crossbeam's default one).
+    #[test]
+    #[should_panic(expected = "epoch: the guard was not pinned in this stack's Collector")]
+    fn a_guard_from_another_collector_is_refused() {
+        let collector = crossbeam_epoch::Collector::new();
+        let stack = TreiberStack::with_collector(&collector);
+        stack.push(1u64, &collector.register().pin());
+        let _ = stack.pop(&crossbeam_epoch::pin());
+    }
+
     #[test]
     fn dropping_the_stack_drops_the_values_left() {
         let drops = Arc::new(AtomicUsize::new(0));
@@ -229,7 +310,7 @@ mod epoch_stack {
     fn aba_scenario() {
         use shuttle::thread;
         let collector = crossbeam_epoch::Collector::new();
-        let stack = Arc::new(TreiberStack::new());
+        let stack = Arc::new(TreiberStack::with_collector(&collector));
         {
             let handle = collector.register();
             let guard = handle.pin();
