@@ -241,12 +241,101 @@ mod epoch_stack {
         }
     }
 
-    /// Epoch reclamation is what makes `pop` safe: a popped node must be freed only after every
-    /// thread that may still read it has unpinned (`defer_destroy`). Shuttle cannot show this
-    /// (crossbeam's atomics are std's: no preemption inside `pop`), so real threads, more than
-    /// cores, hammer push/pop pairs: a `pop` that frees its node at once (`scripts/mutate-logic`)
-    /// reads a freed node (broken checksum), or loses its CAS race to a recycled address (ABA:
-    /// a value out twice or lost), or crashes.
+    /// Counts each thread's deallocations, so that a test can see *when* a popped node is freed.
+    mod frees {
+        use std::alloc::{GlobalAlloc, Layout, System};
+        use std::cell::Cell;
+
+        std::thread_local! {
+            /// Deallocations made by this thread (const-initialized, no destructor: safe to use
+            /// from inside the allocator).
+            static FREES: Cell<usize> = const { Cell::new(0) };
+        }
+
+        /// The system allocator, counting deallocations per thread.
+        pub struct Counting;
+
+        // SAFETY: every method forwards to `System` unchanged; `dealloc` only also bumps a
+        // thread-local counter, which neither allocates nor unwinds (`try_with`).
+        unsafe impl GlobalAlloc for Counting {
+            unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+                // SAFETY: the caller's contract for `alloc`, forwarded.
+                unsafe { System.alloc(layout) }
+            }
+            unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+                // SAFETY: the caller's contract for `alloc_zeroed`, forwarded.
+                unsafe { System.alloc_zeroed(layout) }
+            }
+            unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+                // SAFETY: the caller's contract for `realloc`, forwarded.
+                unsafe { System.realloc(ptr, layout, new_size) }
+            }
+            unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+                let _ = FREES.try_with(|f| f.set(f.get() + 1));
+                // SAFETY: the caller's contract for `dealloc`, forwarded.
+                unsafe { System.dealloc(ptr, layout) }
+            }
+        }
+
+        /// Deallocations made by the current thread so far.
+        pub fn on_this_thread() -> usize {
+            FREES.with(Cell::get)
+        }
+    }
+
+    #[global_allocator]
+    static ALLOCATOR: frees::Counting = frees::Counting;
+
+    /// The deferral itself, deterministically. While another participant of the stack's
+    /// collector is pinned (standing for a concurrent `pop` that loaded the top node and has not
+    /// yet read its `next`), popping frees no node at all: a `pop` that frees its node at once
+    /// (`scripts/mutate-logic`) frees one per pop here, whether it frees before or after reading
+    /// the value. Once that participant unpins, flushing frees every popped node (a `pop` that
+    /// never frees, a leak, fails there). Shuttle cannot show any of this: crossbeam's atomics
+    /// are std's, so shuttle never preempts inside `pop`.
+    #[test]
+    fn popped_nodes_are_freed_only_after_every_pinned_participant_unpins() {
+        const N: usize = 1_000;
+        let collector = crossbeam_epoch::Collector::new();
+        let stack = TreiberStack::with_collector(&collector);
+        let popper = collector.register();
+        for v in 0..N as u64 {
+            stack.push(Checked::new(v), &popper.pin());
+        }
+        let other = collector.register();
+        let pinned = other.pin();
+        let mut out = Vec::with_capacity(N);
+        let before = frees::on_this_thread();
+        while let Some(v) = stack.pop(&popper.pin()) {
+            assert!(v.intact(), "use after free: pop returned a corrupt value");
+            out.push(v.value);
+        }
+        let during = frees::on_this_thread() - before;
+        assert_eq!(out.len(), N, "every value comes out");
+        assert_eq!(
+            during, 0,
+            "use after free: pop freed nodes at once ({during} frees for {N} pops) while another participant was pinned and may still read them"
+        );
+        drop(pinned);
+        let before = frees::on_this_thread();
+        for _ in 0..10_000 {
+            if frees::on_this_thread() - before >= N {
+                break;
+            }
+            popper.pin().flush();
+        }
+        let after = frees::on_this_thread() - before;
+        assert!(
+            after >= N,
+            "leak: only {after} frees for {N} popped nodes once no participant was pinned"
+        );
+    }
+
+    /// Real threads, more than cores, hammer push/pop pairs on checksummed payloads: a `pop`
+    /// that frees its node before reading the value out of it returns allocator bookkeeping
+    /// (a broken checksum); a concurrent `pop` that reads a freed node, or wins its CAS on a
+    /// recycled address (ABA), shows as a value out twice or lost, or a crash. (Racy: the
+    /// deterministic test of the deferral is the one above.)
     #[test]
     fn real_threads_popped_nodes_are_not_freed_under_a_concurrent_pop() {
         const THREADS: u64 = 4;
