@@ -124,7 +124,7 @@ pub const UPDATE_INSIDE_READ: &str =
 /// panic). Each backend therefore keeps the list in its own thread-local: std's, loom's or
 /// shuttle's. An algorithm file picks its backend's through `super::sync::AtomicUsize`, the
 /// one type each sync backend defines for itself.
-pub mod sections {
+pub(crate) mod sections {
     use std::cell::RefCell;
 
     /// This thread's open read-side sections: the address of each cell being read.
