@@ -8,7 +8,7 @@
 //! | fixed    | passes | passes                                   |
 //!
 //! The crossbeam-epoch cell is tested on real threads and under shuttle with an explicit
-//! `Collector` per iteration, never under loom: crossbeam-epoch under loom needs the build-wide
+//! `Collector` per iteration (passed to `EpochCell::with_collector`), never under loom: crossbeam-epoch under loom needs the build-wide
 //! `--cfg crossbeam_loom` plus its `loom` feature, a second build that the README's single
 //! `cargo test --all-features` cannot run; without it loom reports a false causality violation
 //! (README: "What each checker can and cannot see"). The hand-written cell is what loom verifies.
@@ -115,6 +115,105 @@ fn shuttle_random_fixed_grace_period_passes() {
     .assert_passed();
 }
 
+// ---- the hand-written cell's read-side sections: panics, and update() inside read() ----
+
+mod sections {
+    use lockfree_lab::check;
+    use lockfree_lab::reclaim::{loom as lm, real, shuttle as sh, UPDATE_INSIDE_READ};
+    use std::panic::{self, AssertUnwindSafe};
+    use std::sync::mpsc;
+    use std::time::Duration;
+
+    /// Runs `f` on its own thread and returns its result, re-raising its panic; panics with
+    /// `timed out: {what}` if it has not finished after 10 s (a hung `update` spins forever: the
+    /// thread is left behind, but the test fails instead of hanging).
+    fn within_deadline<T: Send + 'static>(what: &str, f: impl FnOnce() -> T + Send + 'static) -> T {
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            let _ = tx.send(panic::catch_unwind(AssertUnwindSafe(f)));
+        });
+        match rx.recv_timeout(Duration::from_secs(10)) {
+            Ok(Ok(out)) => out,
+            Ok(Err(payload)) => panic::resume_unwind(payload),
+            Err(_) => panic!("timed out: {what}"),
+        }
+    }
+
+    /// A reader closure that panics still leaves its read-side section: the next `update` does
+    /// not wait for it forever.
+    #[test]
+    fn real_update_completes_after_a_reader_panicked() {
+        let (mut writer, reader) = real::fixed::new(1);
+        let reader = within_deadline("the panicking read", move || {
+            let caught = panic::catch_unwind(AssertUnwindSafe(|| {
+                reader.read(|_| -> u64 { panic!("the reader's closure panics") })
+            }));
+            assert!(caught.is_err(), "the reader's panic propagates");
+            reader
+        });
+        within_deadline(
+            "update() after a reader panicked still waits for that reader",
+            move || {
+                writer.update(2);
+            },
+        );
+        assert_eq!(reader.read(|v| *v), 2, "the update is visible");
+    }
+
+    /// RCU's rule: no grace period inside a read-side section. `update` inside `read` of the
+    /// same cell on the same thread panics instead of waiting for itself forever.
+    #[test]
+    #[should_panic(expected = "rcu: update() called inside read() on the same thread would wait for itself forever")]
+    fn real_update_inside_read_on_the_same_thread_panics() {
+        within_deadline("update() inside read() on the same thread", || {
+            let (mut writer, reader) = real::fixed::new(1);
+            reader.read(|_| writer.update(2));
+        });
+    }
+
+    /// The check is per cell: updating another cell inside a read is no self-wait, and a read
+    /// nested in a read of the same cell is fine. After the section, `update` works again.
+    #[test]
+    fn real_update_of_another_cell_inside_read_is_allowed() {
+        within_deadline("update() of another cell inside read()", || {
+            let (mut w1, r1) = real::fixed::new(1);
+            let (mut w2, r2) = real::fixed::new(10);
+            let nested = r1.read(|a| {
+                w2.update(20);
+                r1.read(|b| *a + *b) + r2.read(|c| *c)
+            });
+            assert_eq!(nested, 22);
+            w1.update(2);
+            assert_eq!(r1.read(|v| *v), 2);
+        });
+    }
+
+    /// The same check under the checkers, where model threads share one OS thread: it fires for
+    /// the thread inside the read (each model thread has its own list)...
+    fn update_inside_read_on_one_model_thread<W: lockfree_lab::reclaim::Update, R: lockfree_lab::reclaim::Read>(
+        make: fn(u64) -> (W, R),
+    ) {
+        let (mut writer, reader) = make(1);
+        reader.read(|_| writer.update(2));
+    }
+
+    #[test]
+    fn loom_update_inside_read_on_the_same_thread_panics() {
+        check::loom(super::BOUND, || update_inside_read_on_one_model_thread(lm::fixed::new))
+            .assert_found(UPDATE_INSIDE_READ);
+    }
+
+    #[test]
+    fn shuttle_update_inside_read_on_the_same_thread_panics() {
+        check::shuttle_random(10, check::DEFAULT_SEED, || {
+            update_inside_read_on_one_model_thread(sh::fixed::new)
+        })
+        .assert_found(UPDATE_INSIDE_READ);
+    }
+    // ...and not for another model thread updating while a reader is inside its section: that is
+    // `read_during_update`, which the fixed tests above (loom and shuttle) pass.
+}
+
 // ---- the crossbeam-epoch cell: real threads and shuttle (explicit Collector per iteration) ----
 
 mod epoch_cell {
@@ -139,7 +238,7 @@ mod epoch_cell {
     fn read_during_updates() {
         use shuttle::thread;
         let collector = Collector::new();
-        let cell = Arc::new(EpochCell::new(1));
+        let cell = Arc::new(EpochCell::with_collector(1, &collector));
         let reader = {
             let (cell, collector) = (Arc::clone(&cell), collector.clone());
             thread::spawn(move || {
@@ -196,7 +295,7 @@ mod epoch_cell {
     fn real_threads_epoch_cell_readers_never_see_a_reclaimed_version() {
         const UPDATES: u64 = 5_000;
         let collector = Collector::new();
-        let cell = EpochCell::new(0);
+        let cell = EpochCell::with_collector(0, &collector);
         lockfree_lab::hw::run_threads(2, lockfree_lab::hw::Pin::Spread, |t| {
             let handle = collector.register();
             if t == 0 {
@@ -215,6 +314,56 @@ mod epoch_cell {
         flush_until(&collector, &cell, UPDATES as usize);
         assert_eq!(cell.retired(), UPDATES as usize);
         assert_eq!(cell.reclaimed(), UPDATES as usize);
+    }
+
+    /// The default collector's path: `EpochCell::new` with `crossbeam_epoch::pin()` guards.
+    #[test]
+    fn default_collector_cell_reads_its_updates() {
+        let cell = EpochCell::new(1);
+        assert_eq!(cell.read(&crossbeam_epoch::pin()).value, 1);
+        cell.update(2, &crossbeam_epoch::pin());
+        let guard = crossbeam_epoch::pin();
+        assert_eq!(cell.read(&guard).value, 2);
+        assert_eq!(cell.retired(), 1);
+    }
+
+    /// A guard protects only against its own collector's garbage. Here a reader pinned in A
+    /// holds version 1 while the writer retires it into B and flushes B, where nobody is pinned:
+    /// B would free version 1 under the reader. The cell refuses B's guard at the update.
+    #[test]
+    #[should_panic(expected = "epoch: the guard was not pinned in this cell's Collector")]
+    fn a_guard_from_another_collector_is_refused_by_update() {
+        let (a, b) = (Collector::new(), Collector::new());
+        let cell = EpochCell::with_collector(1, &a);
+        let reader = a.register();
+        let pinned = reader.pin();
+        let _version = cell.read(&pinned);
+        let writer = b.register();
+        cell.update(2, &writer.pin());
+        for _ in 0..1_000 {
+            writer.pin().flush();
+        }
+        assert!(
+            !cell.is_reclaimed(1),
+            "use after free: version 1 was freed by collector B while a reader pinned in A holds it"
+        );
+    }
+
+    /// A read under another collector's guard is not protected from the cell's collector.
+    #[test]
+    #[should_panic(expected = "epoch: the guard was not pinned in this cell's Collector")]
+    fn a_guard_from_another_collector_is_refused_by_read() {
+        let cell = EpochCell::with_collector(1, &Collector::new());
+        let other = Collector::new().register();
+        let _ = cell.read(&other.pin()).value;
+    }
+
+    /// The default collector's guard is "another collector" for a cell with its own.
+    #[test]
+    #[should_panic(expected = "epoch: the guard was not pinned in this cell's Collector")]
+    fn the_default_collectors_guard_is_refused_by_a_cell_with_its_own() {
+        let cell = EpochCell::with_collector(1, &Collector::new());
+        cell.update(2, &crossbeam_epoch::pin());
     }
 
     /// A long-held reader stalls reclamation (crossbeam issues #566 and #540: memory grows while

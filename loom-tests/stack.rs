@@ -417,6 +417,176 @@ mod epoch_stack {
         );
     }
 
+    /// A payload that can tell whether it is intact: `check` is derived from `value`, and
+    /// dropping it overwrites both with poison. A `pop` that reads its node after the node was
+    /// freed reads allocator bookkeeping or another node's payload: a broken checksum, or a value
+    /// out twice (`account`).
+    struct Checked {
+        value: u64,
+        check: u64,
+    }
+    const KEY: u64 = 0x9E37_79B9_7F4A_7C15;
+    const POISON: u64 = 0xDEAD_DEAD_DEAD_DEAD;
+    impl Checked {
+        fn new(value: u64) -> Self {
+            Self {
+                value,
+                check: value.rotate_left(29) ^ KEY,
+            }
+        }
+        fn intact(&self) -> bool {
+            self.value != POISON && self.check == self.value.rotate_left(29) ^ KEY
+        }
+    }
+    impl Drop for Checked {
+        fn drop(&mut self) {
+            self.value = POISON;
+            self.check = POISON;
+            std::hint::black_box(&mut *self);
+        }
+    }
+
+    /// Counts each thread's deallocations, so that a test can see *when* a popped node is freed.
+    mod frees {
+        use std::alloc::{GlobalAlloc, Layout, System};
+        use std::cell::Cell;
+
+        std::thread_local! {
+            /// Deallocations made by this thread (const-initialized, no destructor: safe to use
+            /// from inside the allocator).
+            static FREES: Cell<usize> = const { Cell::new(0) };
+        }
+
+        /// The system allocator, counting deallocations per thread.
+        pub struct Counting;
+
+        // SAFETY: every method forwards to `System` unchanged; `dealloc` only also bumps a
+        // thread-local counter, which neither allocates nor unwinds (`try_with`).
+        unsafe impl GlobalAlloc for Counting {
+            unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+                // SAFETY: the caller's contract for `alloc`, forwarded.
+                unsafe { System.alloc(layout) }
+            }
+            unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+                // SAFETY: the caller's contract for `alloc_zeroed`, forwarded.
+                unsafe { System.alloc_zeroed(layout) }
+            }
+            unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+                // SAFETY: the caller's contract for `realloc`, forwarded.
+                unsafe { System.realloc(ptr, layout, new_size) }
+            }
+            unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+                let _ = FREES.try_with(|f| f.set(f.get() + 1));
+                // SAFETY: the caller's contract for `dealloc`, forwarded.
+                unsafe { System.dealloc(ptr, layout) }
+            }
+        }
+
+        /// Deallocations made by the current thread so far.
+        pub fn on_this_thread() -> usize {
+            FREES.with(Cell::get)
+        }
+    }
+
+    #[global_allocator]
+    static ALLOCATOR: frees::Counting = frees::Counting;
+
+    /// The deferral itself, deterministically. While another participant of the stack's
+    /// collector is pinned (standing for a concurrent `pop` that loaded the top node and has not
+    /// yet read its `next`), popping frees no node at all: a `pop` that frees its node at once
+    /// (`scripts/mutate-logic`) frees one per pop here, whether it frees before or after reading
+    /// the value. Once that participant unpins, flushing frees every popped node (a `pop` that
+    /// never frees, a leak, fails there). Shuttle cannot show any of this: crossbeam's atomics
+    /// are std's, so shuttle never preempts inside `pop`.
+    #[test]
+    fn popped_nodes_are_freed_only_after_every_pinned_participant_unpins() {
+        const N: usize = 1_000;
+        let collector = crossbeam_epoch::Collector::new();
+        let stack = TreiberStack::with_collector(&collector);
+        let popper = collector.register();
+        for v in 0..N as u64 {
+            stack.push(Checked::new(v), &popper.pin());
+        }
+        let other = collector.register();
+        let pinned = other.pin();
+        let mut out = Vec::with_capacity(N);
+        let before = frees::on_this_thread();
+        while let Some(v) = stack.pop(&popper.pin()) {
+            assert!(v.intact(), "use after free: pop returned a corrupt value");
+            out.push(v.value);
+        }
+        let during = frees::on_this_thread() - before;
+        assert_eq!(out.len(), N, "every value comes out");
+        assert_eq!(
+            during, 0,
+            "use after free: pop freed nodes at once ({during} frees for {N} pops) while another participant was pinned and may still read them"
+        );
+        drop(pinned);
+        let before = frees::on_this_thread();
+        for _ in 0..10_000 {
+            if frees::on_this_thread() - before >= N {
+                break;
+            }
+            popper.pin().flush();
+        }
+        let after = frees::on_this_thread() - before;
+        assert!(
+            after >= N,
+            "leak: only {after} frees for {N} popped nodes once no participant was pinned"
+        );
+    }
+
+    /// Real threads, more than cores, hammer push/pop pairs on checksummed payloads: a `pop`
+    /// that frees its node before reading the value out of it returns allocator bookkeeping
+    /// (a broken checksum); a concurrent `pop` that reads a freed node, or wins its CAS on a
+    /// recycled address (ABA), shows as a value out twice or lost, or a crash. (Racy: the
+    /// deterministic test of the deferral is the one above.)
+    #[test]
+    fn real_threads_popped_nodes_are_not_freed_under_a_concurrent_pop() {
+        const THREADS: u64 = 4;
+        const OPS: u64 = 100_000;
+        let collector = crossbeam_epoch::Collector::new();
+        let stack = TreiberStack::with_collector(&collector);
+        let (outs, _) = lockfree_lab::hw::run_threads(THREADS as usize, lockfree_lab::hw::Pin::Spread, |t| {
+            let handle = collector.register();
+            let mut out = Vec::with_capacity(OPS as usize);
+            for k in 0..OPS {
+                stack.push(Checked::new(t as u64 * OPS + k), &handle.pin());
+                if let Some(v) = stack.pop(&handle.pin()) {
+                    assert!(
+                        v.intact(),
+                        "use after free: pop returned a corrupt value ({:#x}, check {:#x}): its node was freed before it was read",
+                        v.value,
+                        v.check
+                    );
+                    out.push(v.value);
+                }
+            }
+            out
+        });
+        let mut out: Vec<u64> = outs.into_iter().flatten().collect();
+        let handle = collector.register();
+        while let Some(v) = stack.pop(&handle.pin()) {
+            assert!(v.intact(), "use after free: a corrupt value left in the stack");
+            out.push(v.value);
+        }
+        let pushed: Vec<u64> = (0..THREADS * OPS).collect();
+        if let Err(e) = account(&pushed, &out) {
+            panic!("use after free (a recycled node): {e}");
+        }
+    }
+
+    /// A guard protects only against its own collector's garbage: the stack refuses the guard
+    /// of another collector (here crossbeam's default one).
+    #[test]
+    #[should_panic(expected = "epoch: the guard was not pinned in this stack's Collector")]
+    fn a_guard_from_another_collector_is_refused() {
+        let collector = crossbeam_epoch::Collector::new();
+        let stack = TreiberStack::with_collector(&collector);
+        stack.push(1u64, &collector.register().pin());
+        let _ = stack.pop(&crossbeam_epoch::pin());
+    }
+
     #[test]
     fn dropping_the_stack_drops_the_values_left() {
         let drops = Arc::new(AtomicUsize::new(0));
@@ -434,7 +604,7 @@ mod epoch_stack {
     fn aba_scenario() {
         use shuttle::thread;
         let collector = crossbeam_epoch::Collector::new();
-        let stack = Arc::new(TreiberStack::new());
+        let stack = Arc::new(TreiberStack::with_collector(&collector));
         {
             let handle = collector.register();
             let guard = handle.pin();

@@ -1,7 +1,7 @@
 // BUG: the grace period is built from Acquire/Release alone, without the SeqCst fences: store
 // buffering lets the writer miss a reader that misses the new version.
 use super::sync::{spin_loop, Arc, AtomicUsize, Ordering, UnsafeCell};
-use crate::reclaim::POISON;
+use crate::reclaim::{sections, POISON};
 
 /// What readers and the writer share.
 #[derive(Debug)]
@@ -14,6 +14,13 @@ struct Shared {
     current: AtomicUsize,
     /// Readers inside a read-side section, in `0..=number of readers`.
     readers: AtomicUsize,
+}
+
+impl Shared {
+    /// This cell's identity in the per-thread list of open read-side sections.
+    fn key(&self) -> usize {
+        self as *const Shared as usize
+    }
 }
 
 // BUG: the fixed variant's claim, false here: the writer may poison a slot a reader reads.
@@ -48,30 +55,64 @@ pub fn new(value: u64) -> (Writer, Reader) {
     (Writer { shared }, reader)
 }
 
+/// One thread's read-side section of one cell, left when dropped: after the reader's closure
+/// returns, and also while a panicking closure unwinds (else `readers` would never drop back to
+/// 0 and every later `update` would spin forever).
+struct Section<'a> {
+    shared: &'a Shared,
+}
+
+impl<'a> Section<'a> {
+    /// Records the section in this thread's list (for `update`'s same-thread check).
+    fn opened(shared: &'a Shared) -> Self {
+        sections::enter::<AtomicUsize>(shared.key());
+        Section { shared }
+    }
+}
+
+impl Drop for Section<'_> {
+    fn drop(&mut self) {
+        let s = self.shared;
+        // ORDERING: Release [reader-exit] — the section's slot read happens-before the writer's reclaim once its Acquire load sees this decrement.
+        s.readers.fetch_sub(1, Ordering::Release);
+        sections::leave::<AtomicUsize>(s.key());
+    }
+}
+
 impl Reader {
     /// Runs `f` on the current version inside a read-side section: the version stays valid
     /// until `f` returns. A version that was reclaimed under `f` reads as [`POISON`].
+    ///
+    /// If `f` panics, the section still ends (the panic propagates; later updates proceed).
+    /// `f` must not call `update` on this cell's writer: see [`Writer::update`].
     pub fn read<T>(&self, f: impl FnOnce(&u64) -> T) -> T {
         let s = &*self.shared;
         // BUG: AcqRel orders this increment with earlier and later accesses of *this* thread only;
         // nothing stops the load below from reading the old index while the writer reads 0.
         // ORDERING: AcqRel [reader-announce] — not enough: Release/Acquire cannot forbid store buffering.
         s.readers.fetch_add(1, Ordering::AcqRel);
+        // The section ends when this drops (the announcement above and the fence cannot panic):
+        // after `f` returns, or while a panicking `f` unwinds.
+        let _section = Section::opened(s);
         // ORDERING: Acquire [version-publish] — pairs with the writer's Release store: the slot's contents are visible.
         let i = s.current.load(Ordering::Acquire);
         // SAFETY: slot `i` was published by the writer's Release store, and the writer does not
         // rewrite it until this section ends (the grace period waits for `readers` to drop).
-        let out = s.slots[i].with(|p| f(unsafe { &*p }));
-        // ORDERING: Release [reader-exit] — the read above happens-before the writer's reclaim once its Acquire load sees this decrement.
-        s.readers.fetch_sub(1, Ordering::Release);
-        out
+        s.slots[i].with(|p| f(unsafe { &*p }))
     }
 }
 
 impl Writer {
     /// Publishes `value` as the new version and reclaims the old one.
+    ///
+    /// # Panics
+    /// With [`UPDATE_INSIDE_READ`](crate::reclaim::UPDATE_INSIDE_READ) when called inside a
+    /// [`Reader::read`] of this cell on the same thread (RCU's rule: no grace period inside a
+    /// read-side section): the grace period would wait for that section to end, which it never
+    /// does. Checked per thread (per model thread under loom and shuttle).
     pub fn update(&mut self, value: u64) {
         let s = &*self.shared;
+        sections::assert_not_reading::<AtomicUsize>(s.key());
         // ORDERING: Relaxed [writer-only] — only this writer stores `current`.
         let old = s.current.load(Ordering::Relaxed);
         let new = 1 - old;

@@ -18,7 +18,13 @@
 //!
 //! And the same cell on crossbeam-epoch, [`epoch_cell::EpochCell`]: readers pin, the writer
 //! swaps and `defer_destroy`s; crossbeam frees the old version once every participant pinned at
-//! the swap has unpinned.
+//! the swap has unpinned. Its guards must come from the cell's own `Collector` (checked), and a
+//! version read from it cannot outlive the cell (the borrow checker).
+//!
+//! The hand-written cells' readers may panic (the section still ends), but must not call
+//! `update` on the same cell from inside `read`: the grace period would wait for the caller's
+//! own section, forever. `update` detects that and panics instead
+//! ([`UPDATE_INSIDE_READ`]).
 //!
 //! ## Synchronization edges (fixed)
 //!
@@ -69,7 +75,7 @@
 //! ```
 //!
 //! crossbeam-epoch's cell is tested on real threads and under shuttle with a fresh `Collector`
-//! per iteration, not under loom: that needs `--cfg crossbeam_loom` and crossbeam-epoch's `loom`
+//! per iteration (`EpochCell::with_collector`), not under loom: that needs `--cfg crossbeam_loom` and crossbeam-epoch's `loom`
 //! feature, a second build the README's `cargo test` cannot run (and it costs
 //! ~26k executions where the hand-written cell needs a few dozen; see "What each checker can and cannot see" in the README).
 //!
@@ -104,6 +110,85 @@ pub mod epoch_cell;
 
 /// What a reclaimed slot holds; a reader that reads it has used freed memory.
 pub const POISON: u64 = 0xDEAD_DEAD_DEAD_DEAD;
+
+/// The panic of a hand-written cell's `update` called by a thread that is inside a `read` of the
+/// same cell: the grace period would wait for that thread's own section to end, forever.
+pub const UPDATE_INSIDE_READ: &str =
+    "rcu: update() called inside read() on the same thread would wait for itself forever";
+
+/// Which hand-written cells the current thread is reading, so that `update` can refuse to wait
+/// for its own thread ([`UPDATE_INSIDE_READ`]) instead of spinning forever.
+///
+/// The list is per thread, and "thread" depends on the backend: loom's and shuttle's model
+/// threads are coroutines on one OS thread, so a std `thread_local!` would be shared by all of
+/// them (a reader yielding inside its section would make another model thread's `update`
+/// panic). Each backend therefore keeps the list in its own thread-local: std's, loom's or
+/// shuttle's. An algorithm file picks its backend's through `super::sync::AtomicUsize`, the
+/// one type each sync backend defines for itself.
+pub(crate) mod sections {
+    use std::cell::RefCell;
+
+    /// This thread's open read-side sections: the address of each cell being read.
+    type Open = RefCell<Vec<usize>>;
+
+    std::thread_local! {
+        static REAL: Open = const { RefCell::new(Vec::new()) };
+    }
+    ::loom::thread_local! {
+        static LOOM: Open = RefCell::new(Vec::new());
+    }
+    ::shuttle::thread_local! {
+        static SHUTTLE: Open = RefCell::new(Vec::new());
+    }
+
+    /// A backend's thread-local list of open sections, selected by its `AtomicUsize` type.
+    pub trait Backend {
+        /// Runs `f` on the current (OS or model) thread's list.
+        fn with_open<R>(f: impl FnOnce(&RefCell<Vec<usize>>) -> R) -> R;
+    }
+
+    impl Backend for std::sync::atomic::AtomicUsize {
+        fn with_open<R>(f: impl FnOnce(&RefCell<Vec<usize>>) -> R) -> R {
+            REAL.with(f)
+        }
+    }
+
+    impl Backend for crate::sync::loom::AtomicUsize {
+        fn with_open<R>(f: impl FnOnce(&RefCell<Vec<usize>>) -> R) -> R {
+            LOOM.with(f)
+        }
+    }
+
+    impl Backend for crate::sync::shuttle::AtomicUsize {
+        fn with_open<R>(f: impl FnOnce(&RefCell<Vec<usize>>) -> R) -> R {
+            SHUTTLE.with(f)
+        }
+    }
+
+    /// The current thread enters a read-side section of the cell at `cell`.
+    pub fn enter<B: Backend>(cell: usize) {
+        B::with_open(|open| open.borrow_mut().push(cell));
+    }
+
+    /// The current thread leaves one read-side section of the cell at `cell`.
+    pub fn leave<B: Backend>(cell: usize) {
+        B::with_open(|open| {
+            let mut open = open.borrow_mut();
+            if let Some(i) = open.iter().rposition(|&c| c == cell) {
+                open.swap_remove(i);
+            }
+        });
+    }
+
+    /// Panics with [`super::UPDATE_INSIDE_READ`] if the current thread is inside a read-side
+    /// section of the cell at `cell`.
+    #[track_caller]
+    pub fn assert_not_reading<B: Backend>(cell: usize) {
+        if B::with_open(|open| open.borrow().contains(&cell)) {
+            panic!("{}", super::UPDATE_INSIDE_READ);
+        }
+    }
+}
 
 /// The write side of a hand-written cell.
 pub trait Update: Send + 'static {

@@ -7,9 +7,19 @@
 //! to node A, A's memory cannot be freed, so no push can receive A's address again, and T1's CAS
 //! can only succeed if A is still really the top.
 //!
-//! The caller pins: `let guard = epoch::pin();` (or `handle.pin()` with an explicit
-//! [`crossbeam_epoch::Collector`], as the shuttle tests do) and passes `&guard`, as crossbeam's
-//! own structures take a guard internally.
+//! The caller pins and passes `&guard`, in the stack's collector: `let guard = epoch::pin();`
+//! for a stack made by [`TreiberStack::new`] (crossbeam's default collector), or
+//! `handle.pin()` with `handle = collector.register()` for one made by
+//! [`TreiberStack::with_collector`] (as the shuttle tests do, one collector per iteration).
+//! A guard pinned in another collector would not protect this stack's nodes: a node popped and
+//! retired into collector B is freed once B's participants move on, while a `pop` pinned only in
+//! A may still be reading it. Every method therefore checks its guard's collector and panics
+//! with [`FOREIGN_GUARD`] on a mismatch (an `unprotected` guard has none and is refused too).
+//! ```should_panic
+//! use lockfree_lab::stack::epoch::TreiberStack;
+//! let stack = TreiberStack::with_collector(&crossbeam_epoch::Collector::new());
+//! stack.push(1, &crossbeam_epoch::pin()); // panics: the default collector's guard
+//! ```
 //!
 //! Sources: crossbeam-epoch documentation (`Atomic`, `Shared`, `Guard::defer_destroy`);
 //! K. Fraser, *Practical lock-freedom*, Cambridge UCAM-CL-TR-579 (2004), ch. 5.
@@ -17,7 +27,12 @@
 use std::mem::ManuallyDrop;
 use std::sync::atomic::Ordering;
 
-use crossbeam_epoch::{self as epoch, Atomic, Guard, Owned, Shared};
+use crossbeam_epoch::{self as epoch, Atomic, Collector, Guard, Owned, Shared};
+
+/// The panic of a [`TreiberStack`] method given a guard pinned in another collector than the
+/// stack's (or an unprotected guard).
+pub const FOREIGN_GUARD: &str =
+    "epoch: the guard was not pinned in this stack's Collector, so it cannot protect the stack's nodes";
 
 /// A lock-free LIFO stack whose popped nodes are reclaimed by crossbeam-epoch.
 #[derive(Debug)]
@@ -25,6 +40,8 @@ pub struct TreiberStack<T> {
     /// The top node, or null when empty. No tag: epochs make a reused address impossible while
     /// any thread that read it is pinned.
     head: Atomic<Node<T>>,
+    /// The collector every guard must be pinned in: the one popped nodes are retired into.
+    collector: Collector,
 }
 
 #[derive(Debug)]
@@ -42,13 +59,36 @@ impl<T> Default for TreiberStack<T> {
 }
 
 impl<T> TreiberStack<T> {
-    /// An empty stack.
+    /// An empty stack reclaimed by crossbeam's default collector: pin with `epoch::pin()`.
     pub fn new() -> Self {
-        Self { head: Atomic::null() }
+        Self::with_collector(epoch::default_collector())
+    }
+
+    /// An empty stack reclaimed by `collector`: pin with `collector.register().pin()`.
+    pub fn with_collector(collector: &Collector) -> Self {
+        Self {
+            head: Atomic::null(),
+            collector: collector.clone(),
+        }
+    }
+
+    /// The collector this stack's guards must be pinned in.
+    pub fn collector(&self) -> &Collector {
+        &self.collector
+    }
+
+    /// Panics with [`FOREIGN_GUARD`] unless `guard` was pinned in this stack's collector.
+    #[track_caller]
+    fn check(&self, guard: &Guard) {
+        assert!(guard.collector() == Some(&self.collector), "{FOREIGN_GUARD}");
     }
 
     /// Pushes `value`.
+    ///
+    /// # Panics
+    /// With [`FOREIGN_GUARD`] if `guard` was not pinned in this stack's collector.
     pub fn push(&self, value: T, guard: &Guard) {
+        self.check(guard);
         let mut node = Owned::new(Node {
             value: ManuallyDrop::new(value),
             next: Atomic::null(),
@@ -73,12 +113,17 @@ impl<T> TreiberStack<T> {
     }
 
     /// Pops the top value; `None` when empty.
+    ///
+    /// # Panics
+    /// With [`FOREIGN_GUARD`] if `guard` was not pinned in this stack's collector.
     pub fn pop(&self, guard: &Guard) -> Option<T> {
+        self.check(guard);
         loop {
             // ORDERING: Acquire [epoch-node-publish] — pairs with push's Release CAS: the node's value and next are visible.
             let head = self.head.load(Ordering::Acquire, guard);
-            // SAFETY: `head` was loaded under `guard`; a node is only destroyed through
-            // `defer_destroy` after being unlinked, which waits for this guard, so it is valid.
+            // SAFETY: `head` was loaded under `guard`, pinned in the stack's collector (checked
+            // above); a node is only destroyed through `defer_destroy` into that collector after
+            // being unlinked, which waits for this guard, so it is valid.
             let node = unsafe { head.as_ref() }?;
             // ORDERING: Relaxed [epoch-node-publish] — ordered by the Acquire load that read `head`.
             let next = node.next.load(Ordering::Relaxed, guard);
@@ -90,8 +135,9 @@ impl<T> TreiberStack<T> {
             {
                 // SAFETY: (1) our CAS unlinked `head`, so no other pop can unlink it and read
                 // its value again; (2) the node is destroyed only after `guard` (and every guard
-                // that could see it) is dropped, and `Node` never drops `value` itself
-                // (`ManuallyDrop`), so moving the value out leaves nothing dropped twice.
+                // that could see it, all in the stack's collector) is dropped, and `Node` never
+                // drops `value` itself (`ManuallyDrop`), so moving the value out leaves nothing
+                // dropped twice.
                 unsafe {
                     guard.defer_destroy(head);
                     return Some(std::ptr::read(&*node.value));
@@ -101,7 +147,11 @@ impl<T> TreiberStack<T> {
     }
 
     /// True when the stack holds no value (a snapshot: other threads may push or pop meanwhile).
+    ///
+    /// # Panics
+    /// With [`FOREIGN_GUARD`] if `guard` was not pinned in this stack's collector.
     pub fn is_empty(&self, guard: &Guard) -> bool {
+        self.check(guard);
         // ORDERING: Acquire [epoch-node-publish] — a snapshot consistent with a following `pop`.
         self.head.load(Ordering::Acquire, guard).is_null()
     }
