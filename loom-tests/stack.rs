@@ -153,31 +153,67 @@ fn replay_fixed_stack_cas_fails_and_retries() {
 
 // ---- the arena stack's API: a Local serves one stack, failed pushes claim nothing, capacity ----
 
-/// This test binary's allocator: the system's, except that it refuses any single allocation over
-/// 4 GiB, so that an arena too big for the machine fails the same way everywhere (where the OS
-/// overcommits, the system allocator may hand out 32 GiB and the process die writing it).
-struct RefuseOver4GiB;
-
+/// The model test binary's allocator: the system's, except that it refuses any single allocation
+/// over 4 GiB, so that an arena too big for the machine fails the same way everywhere (where the
+/// OS overcommits, the system allocator may hand out 32 GiB and the process die writing it), and
+/// that it counts each thread's deallocations, so that a test can see *when* a popped node of the
+/// epoch stack is freed.
 const ALLOCATION_LIMIT: usize = 4 << 30;
 
-// SAFETY: every call is forwarded unchanged to `System`, or answered with null (allocation
-// failure), which `GlobalAlloc::alloc` may always do.
-unsafe impl std::alloc::GlobalAlloc for RefuseOver4GiB {
-    unsafe fn alloc(&self, layout: std::alloc::Layout) -> *mut u8 {
-        if layout.size() > ALLOCATION_LIMIT {
-            return std::ptr::null_mut();
-        }
-        // SAFETY: the caller's contract for `layout` is `System::alloc`'s.
-        unsafe { std::alloc::System.alloc(layout) }
+mod frees {
+    use std::alloc::{GlobalAlloc, Layout, System};
+    use std::cell::Cell;
+
+    std::thread_local! {
+        /// Deallocations made by this thread (const-initialized, no destructor: safe to use
+        /// from inside the allocator).
+        static FREES: Cell<usize> = const { Cell::new(0) };
     }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: std::alloc::Layout) {
-        // SAFETY: `ptr` came from `System::alloc` (above) with this `layout`.
-        unsafe { std::alloc::System.dealloc(ptr, layout) }
+
+    /// The system allocator, refusing allocations over the limit and counting deallocations.
+    pub struct Counting;
+
+    // SAFETY: every call is forwarded unchanged to `System`, or answered with null (allocation
+    // failure), which an allocator may always do; `dealloc` only also bumps a thread-local
+    // counter, which neither allocates nor unwinds (`try_with`).
+    unsafe impl GlobalAlloc for Counting {
+        unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+            if layout.size() > super::ALLOCATION_LIMIT {
+                return std::ptr::null_mut();
+            }
+            // SAFETY: the caller's contract for `alloc`, forwarded.
+            unsafe { System.alloc(layout) }
+        }
+        unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+            if layout.size() > super::ALLOCATION_LIMIT {
+                return std::ptr::null_mut();
+            }
+            // SAFETY: the caller's contract for `alloc_zeroed`, forwarded.
+            unsafe { System.alloc_zeroed(layout) }
+        }
+        unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+            if new_size > super::ALLOCATION_LIMIT {
+                return std::ptr::null_mut();
+            }
+            // SAFETY: the caller's contract for `realloc`, forwarded.
+            unsafe { System.realloc(ptr, layout, new_size) }
+        }
+        unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+            let _ = FREES.try_with(|f| f.set(f.get() + 1));
+            // SAFETY: the caller's contract for `dealloc`, forwarded.
+            unsafe { System.dealloc(ptr, layout) }
+        }
+    }
+
+    /// Deallocations made by the current thread so far.
+    #[cfg_attr(not(feature = "epoch"), allow(dead_code))]
+    pub fn on_this_thread() -> usize {
+        FREES.with(Cell::get)
     }
 }
 
 #[global_allocator]
-static ALLOCATOR: RefuseOver4GiB = RefuseOver4GiB;
+static ALLOCATOR: frees::Counting = frees::Counting;
 
 mod arena {
     use lockfree_lab::stack::{self, account, real, CapacityError, Lifo, Local, MAX_CAPACITY};
@@ -446,50 +482,7 @@ mod epoch_stack {
         }
     }
 
-    /// Counts each thread's deallocations, so that a test can see *when* a popped node is freed.
-    mod frees {
-        use std::alloc::{GlobalAlloc, Layout, System};
-        use std::cell::Cell;
-
-        std::thread_local! {
-            /// Deallocations made by this thread (const-initialized, no destructor: safe to use
-            /// from inside the allocator).
-            static FREES: Cell<usize> = const { Cell::new(0) };
-        }
-
-        /// The system allocator, counting deallocations per thread.
-        pub struct Counting;
-
-        // SAFETY: every method forwards to `System` unchanged; `dealloc` only also bumps a
-        // thread-local counter, which neither allocates nor unwinds (`try_with`).
-        unsafe impl GlobalAlloc for Counting {
-            unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-                // SAFETY: the caller's contract for `alloc`, forwarded.
-                unsafe { System.alloc(layout) }
-            }
-            unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-                // SAFETY: the caller's contract for `alloc_zeroed`, forwarded.
-                unsafe { System.alloc_zeroed(layout) }
-            }
-            unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-                // SAFETY: the caller's contract for `realloc`, forwarded.
-                unsafe { System.realloc(ptr, layout, new_size) }
-            }
-            unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-                let _ = FREES.try_with(|f| f.set(f.get() + 1));
-                // SAFETY: the caller's contract for `dealloc`, forwarded.
-                unsafe { System.dealloc(ptr, layout) }
-            }
-        }
-
-        /// Deallocations made by the current thread so far.
-        pub fn on_this_thread() -> usize {
-            FREES.with(Cell::get)
-        }
-    }
-
-    #[global_allocator]
-    static ALLOCATOR: frees::Counting = frees::Counting;
+    use super::frees;
 
     /// The deferral itself, deterministically. While another participant of the stack's
     /// collector is pinned (standing for a concurrent `pop` that loaded the top node and has not
