@@ -9,9 +9,41 @@ mod common;
 use std::sync::Mutex;
 use std::time::Duration;
 
-use common::{parallel, Pin, Shares};
+use common::{parallel, Comparison, Pin, Sense::TimeRatio, Shares};
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use lockfree_lab::counter::real::fixed::Counter;
+
+/// What the report says about these benches (`common::Comparison`; `benches/report.rs`).
+const COMPARISONS: &[Comparison] = &[
+    Comparison::ratio(
+        "counter: CAS loop / fetch_add",
+        "counter/1-thread",
+        "fixed-increment_cas",
+        "fixed-increment",
+        TimeRatio,
+    ),
+    Comparison::ratio(
+        "counter: Mutex / fetch_add",
+        "counter/1-thread",
+        "baseline-std-mutex",
+        "fixed-increment",
+        TimeRatio,
+    ),
+    Comparison::ratio(
+        "counter: CAS loop / fetch_add",
+        "counter/2-threads",
+        "fixed-increment_cas",
+        "fixed-increment",
+        TimeRatio,
+    ),
+    Comparison::ratio(
+        "counter: Mutex / fetch_add",
+        "counter/2-threads",
+        "baseline-std-mutex",
+        "fixed-increment",
+        TimeRatio,
+    ),
+];
 
 #[derive(Clone, Copy, PartialEq)]
 enum Kind {
@@ -81,7 +113,7 @@ fn bench(c: &mut Criterion) {
 
 criterion_group! {
     name = benches;
-    config = common::criterion();
+    config = common::criterion(COMPARISONS);
     targets = bench
 }
 criterion_main!(benches);

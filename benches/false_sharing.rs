@@ -19,9 +19,20 @@ use std::hint::black_box;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use common::{parallel, Pin, Shares};
+use common::{parallel, Comparison, Pin, Sense::TimeRatio, Shares};
 use criterion::{criterion_group, criterion_main, Criterion};
 use crossbeam_utils::CachePadded;
+
+/// What the report says about these benches (`common::Comparison`; `benches/report.rs`).
+const COMPARISONS: &[Comparison] = &[
+    Comparison::ratio("false sharing, fetch_add: same line / padded (2 cores)", "false_sharing/fetch_add", "broken", "fixed", TimeRatio),
+    Comparison::ratio("false sharing, fetch_add: same line / padded, both on one core (control)", "false_sharing/fetch_add", "broken-same-core", "fixed-same-core", TimeRatio),
+    Comparison::ratio("false sharing, fetch_add: padded (2 cores) / one thread", "false_sharing/fetch_add", "fixed", "baseline-one-thread", TimeRatio),
+    Comparison::ratio("false sharing, load+store: same line / padded (2 cores)", "false_sharing/load_store", "broken", "fixed", TimeRatio),
+    Comparison::ratio("false sharing, load+store: same line / padded, both on one core (control)", "false_sharing/load_store", "broken-same-core", "fixed-same-core", TimeRatio),
+    Comparison::ratio("false sharing, load+store: padded (2 cores) / one thread", "false_sharing/load_store", "fixed", "baseline-one-thread", TimeRatio),
+    Comparison::note("The `*-same-core` false-sharing controls pin both threads to one core and report wall time / both threads' ops (CPU share 0.5 by construction)."),
+];
 
 /// Two counters in one 64-byte line.
 #[repr(C, align(64))]
@@ -171,7 +182,7 @@ fn bench(c: &mut Criterion) {
 
 criterion_group! {
     name = benches;
-    config = common::criterion();
+    config = common::criterion(COMPARISONS);
     targets = bench
 }
 criterion_main!(benches);

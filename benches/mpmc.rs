@@ -18,9 +18,18 @@ use std::collections::VecDeque;
 use std::sync::Mutex;
 use std::time::Duration;
 
-use common::{parallel_tasks, wait_until, Pin, Shares, Task};
+use common::{parallel_tasks, wait_until, Comparison, Pin, Sense::SpeedRatio, Shares, Task};
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use lockfree_lab::mpmc::real::fixed;
+
+/// What the report says about these benches (`common::Comparison`; `benches/report.rs`).
+const COMPARISONS: &[Comparison] = &[
+    Comparison::ratio("MPMC 1P1C: fixed vs crossbeam ArrayQueue", "mpmc/1p1c", "fixed", "baseline-crossbeam-arrayqueue", SpeedRatio).at_least(1.5, "≥ 1.5× ArrayQueue"),
+    Comparison::ratio("MPMC 1P1C: fixed vs Mutex<VecDeque>", "mpmc/1p1c", "fixed", "baseline-std-mutex-vecdeque", SpeedRatio),
+    Comparison::ratio("MPMC 2P2C: fixed vs crossbeam ArrayQueue", "mpmc/2p2c", "fixed", "baseline-crossbeam-arrayqueue", SpeedRatio).at_least(1.0, "≥ 1.0× ArrayQueue"),
+    Comparison::ratio("MPMC 2P2C: fixed vs Mutex<VecDeque>", "mpmc/2p2c", "fixed", "baseline-std-mutex-vecdeque", SpeedRatio),
+    Comparison::note("`mpmc/2p2c` runs **four threads on two cores** (one producer and one consumer pinned to each), so it measures the queues under time-sharing as much as under contention; its CPU share is about 0.5 by construction."),
+];
 
 const CAPACITY: usize = 1024;
 
@@ -227,7 +236,7 @@ fn bench(c: &mut Criterion) {
 
 criterion_group! {
     name = benches;
-    config = common::criterion();
+    config = common::criterion(COMPARISONS);
     targets = bench
 }
 criterion_main!(benches);

@@ -25,9 +25,69 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::{parallel_tasks, Pin, Shares, Task};
+use common::{parallel_tasks, Comparison, Pin, Sense::TimeRatio, Shares, Task};
 use criterion::{criterion_group, criterion_main, BenchmarkGroup, Criterion};
 use lockfree_lab::reclaim::real::fixed;
+
+/// What the report says about these benches (`common::Comparison`; `benches/report.rs`).
+const COMPARISONS: &[Comparison] = &[
+    Comparison::ratio(
+        "reclaim, read side: RCU / crossbeam-epoch pin",
+        "reclaim/read",
+        "fixed",
+        "baseline-crossbeam-epoch",
+        TimeRatio,
+    ),
+    Comparison::ratio(
+        "reclaim, read side: RCU / arc-swap load",
+        "reclaim/read",
+        "fixed",
+        "baseline-arc-swap",
+        TimeRatio,
+    ),
+    Comparison::ratio(
+        "reclaim, read while a writer updates: RCU / crossbeam-epoch",
+        "reclaim/read-while-updating",
+        "fixed",
+        "baseline-crossbeam-epoch",
+        TimeRatio,
+    ),
+    Comparison::ratio(
+        "reclaim, read while a writer updates: RCU / arc-swap",
+        "reclaim/read-while-updating",
+        "fixed",
+        "baseline-arc-swap",
+        TimeRatio,
+    ),
+    Comparison::ratio(
+        "reclaim, update + grace period with a reader: RCU / crossbeam-epoch",
+        "reclaim/grace-period",
+        "fixed",
+        "baseline-crossbeam-epoch",
+        TimeRatio,
+    ),
+    Comparison::ratio(
+        "reclaim, update + grace period with a reader: RCU / arc-swap",
+        "reclaim/grace-period",
+        "fixed",
+        "baseline-arc-swap",
+        TimeRatio,
+    ),
+    Comparison::ratio(
+        "reclaim, update with no reader: RCU / crossbeam-epoch",
+        "reclaim/grace-period-idle",
+        "fixed",
+        "baseline-crossbeam-epoch",
+        TimeRatio,
+    ),
+    Comparison::ratio(
+        "reclaim, update with no reader: RCU / arc-swap",
+        "reclaim/grace-period-idle",
+        "fixed",
+        "baseline-arc-swap",
+        TimeRatio,
+    ),
+];
 
 /// One RCU-like cell of a `u64`, seen through the operations the benches use.
 trait Cell {
@@ -276,7 +336,7 @@ fn bench(c: &mut Criterion) {
 
 criterion_group! {
     name = benches;
-    config = common::criterion();
+    config = common::criterion(COMPARISONS);
     targets = bench
 }
 criterion_main!(benches);

@@ -1,14 +1,34 @@
 //! Not a benchmark: the table writer behind `scripts/bench-report`.
 //!
-//! Reads criterion's results (`<criterion dir>/**/new/{benchmark,sample}.json`) and the benches'
-//! side file (`lab-extra.tsv`), and writes a markdown report: every bench id with the min, median
-//! and max of its samples' time per iteration, the comparisons that matter as ratios of medians,
-//! and the project's targets marked met or missed.
+//! Reads criterion's results (`<criterion dir>/**/new/{benchmark,sample}.json`), the benches'
+//! side files (`lab-extra.tsv`, `lab-paired.tsv`) and their comparisons
+//! (`lab-comparisons/<bench>.tsv`), and writes a markdown report: the project's targets marked
+//! met or missed, the comparisons as ratios of medians, and every bench id found in the results
+//! with the min, median and max of its samples' time per iteration.
+//!
+//! Nothing here names a bench. The design, so that adding a bench + its comparisons is a change
+//! to ONE place, the bench's own file:
+//! - each `benches/<bench>.rs` declares `const COMPARISONS: &[Comparison]` next to its benches
+//!   (ratios of two ids' medians, optionally a target with its bound and words; throughput
+//!   targets; notes) and passes it to `common::criterion(COMPARISONS)`, which checks it (also
+//!   under `cargo test --benches`) and, when measuring, writes it to
+//!   `<criterion dir>/lab-comparisons/<bench>.tsv` (`common::Comparison::to_line`), replacing that
+//!   bench's previous list;
+//! - `scripts/bench-report` finds the benches in Cargo.toml (every `[[bench]]` but this one) and
+//!   passes their names, in Cargo.toml's order, as `REPORT_BENCHES`;
+//! - this writer reads each bench's list (`Comparison::parse`) in that order, prints its rows,
+//!   and prints every criterion group/id it finds. A target whose ids have no results from this
+//!   run says "not run"; a ratio row without results is left out.
+//!
+//! The lists live in the criterion directory (not in the source tree) so the report describes the
+//! benches as they were when they ran; they persist across runs, so a partial run still lists
+//! the other benches' targets as not run.
 //!
 //! Environment (set by the script): `REPORT_OUT` (required, the markdown file), `REPORT_META` (a
 //! file of `- key: value` lines for the header), `REPORT_SINCE` (unix seconds: ignore results
-//! older than this run). Without `REPORT_OUT` (plain `cargo bench`, `cargo test --benches`) it
-//! only prints how to use it.
+//! older than this run), `REPORT_BENCHES` (the benches whose comparisons to print, in order;
+//! default: every list found, by name). Without `REPORT_OUT` (plain `cargo bench`,
+//! `cargo test --benches`) it only prints how to use it.
 mod common;
 
 use std::collections::BTreeMap;
@@ -16,6 +36,7 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, UNIX_EPOCH};
 
+use common::{Comparison, Sense};
 use serde_json::Value;
 
 /// One criterion benchmark: its samples' time per iteration, in nanoseconds, sorted.
@@ -138,7 +159,7 @@ fn paired_ratio(p: &Paired, group: &str, a: &str, b: &str, sense: Sense) -> Opti
     let rb = p.get(&(group.to_string(), b.to_string()))?;
     let mut v: Vec<f64> = ra
         .iter()
-        .filter_map(|(r, &x)| rb.get(r).map(|&y| ratio(sense, x, y)))
+        .filter_map(|(r, &x)| rb.get(r).map(|&y| sense.ratio(x, y)))
         .collect();
     if v.is_empty() {
         return None;
@@ -185,336 +206,55 @@ fn fmt_rate(per_s: f64) -> String {
     }
 }
 
-/// How a comparison reads.
-#[derive(Clone, Copy)]
-enum Sense {
-    /// `a / b` of times: "a takes N× as long as b" (a penalty, a latency ratio).
-    TimeRatio,
-    /// `b / a` of times: "a does N× the work of b per second" (a throughput ratio).
-    SpeedRatio,
-}
+/// A bench's comparisons, in the order it declared them.
+type Declared = Vec<Comparison<String>>;
 
-/// A comparison of two ids, optionally a target.
-struct Cmp {
-    label: &'static str,
-    group: &'static str,
-    a: &'static str,
-    b: &'static str,
-    sense: Sense,
-    /// (`<=` or `>=`, bound, the target as the issue states it)
-    target: Option<(&'static str, f64, &'static str)>,
-}
-
-const fn cmp(label: &'static str, group: &'static str, a: &'static str, b: &'static str, sense: Sense) -> Cmp {
-    Cmp {
-        label,
-        group,
-        a,
-        b,
-        sense,
-        target: None,
+/// Every bench's comparisons, in report order: the benches named in `REPORT_BENCHES` (the script
+/// passes every `[[bench]]` of Cargo.toml, in its order) or, without it, every list found, by
+/// name. A bench whose list is missing (never measured here) contributes nothing.
+fn load_comparisons(dir: &Path) -> Vec<(String, Declared)> {
+    let dir = dir.join(common::COMPARISONS_DIR);
+    let names: Vec<String> = match std::env::var("REPORT_BENCHES") {
+        Ok(list) => list.split_whitespace().map(String::from).collect(),
+        Err(_) => {
+            let mut v: Vec<String> = std::fs::read_dir(&dir)
+                .into_iter()
+                .flatten()
+                .flatten()
+                .filter_map(|e| Some(e.path().file_name()?.to_str()?.strip_suffix(".tsv")?.to_string()))
+                .collect();
+            v.sort();
+            v
+        }
+    };
+    let mut out = Vec::new();
+    for name in names {
+        // The file is named after the bench's crate name: `-` becomes `_`.
+        let path = dir.join(format!("{}.tsv", name.replace('-', "_")));
+        let Ok(text) = std::fs::read_to_string(&path) else {
+            continue;
+        };
+        let mut list = Vec::new();
+        for line in text.lines().filter(|l| !l.is_empty()) {
+            match Comparison::parse(line) {
+                Some(c) => list.push(c),
+                None => eprintln!("report: {}: skipping an unreadable line: {line:?}", path.display()),
+            }
+        }
+        out.push((name, list));
     }
+    out
 }
-
-const fn target(
-    label: &'static str,
-    group: &'static str,
-    a: &'static str,
-    b: &'static str,
-    sense: Sense,
-    t: (&'static str, f64, &'static str),
-) -> Cmp {
-    Cmp {
-        label,
-        group,
-        a,
-        b,
-        sense,
-        target: Some(t),
-    }
-}
-
-use Sense::{SpeedRatio, TimeRatio};
-
-/// The comparisons, in report order. Ids that were not run are reported as such.
-fn comparisons() -> Vec<Cmp> {
-    let mut v = vec![
-        cmp(
-            "false sharing, fetch_add: same line / padded (2 cores)",
-            "false_sharing/fetch_add",
-            "broken",
-            "fixed",
-            TimeRatio,
-        ),
-        cmp(
-            "false sharing, fetch_add: same line / padded, both on one core (control)",
-            "false_sharing/fetch_add",
-            "broken-same-core",
-            "fixed-same-core",
-            TimeRatio,
-        ),
-        cmp(
-            "false sharing, fetch_add: padded (2 cores) / one thread",
-            "false_sharing/fetch_add",
-            "fixed",
-            "baseline-one-thread",
-            TimeRatio,
-        ),
-        cmp(
-            "false sharing, load+store: same line / padded (2 cores)",
-            "false_sharing/load_store",
-            "broken",
-            "fixed",
-            TimeRatio,
-        ),
-        cmp(
-            "false sharing, load+store: same line / padded, both on one core (control)",
-            "false_sharing/load_store",
-            "broken-same-core",
-            "fixed-same-core",
-            TimeRatio,
-        ),
-        cmp(
-            "false sharing, load+store: padded (2 cores) / one thread",
-            "false_sharing/load_store",
-            "fixed",
-            "baseline-one-thread",
-            TimeRatio,
-        ),
-    ];
-    for g in ["counter/1-thread", "counter/2-threads"] {
-        v.push(cmp(
-            "counter: CAS loop / fetch_add",
-            g,
-            "fixed-increment_cas",
-            "fixed-increment",
-            TimeRatio,
-        ));
-        v.push(cmp(
-            "counter: Mutex / fetch_add",
-            g,
-            "baseline-std-mutex",
-            "fixed-increment",
-            TimeRatio,
-        ));
-    }
-    v.extend([
-        target(
-            "SPSC round trip / rtrb",
-            "spsc/round-trip",
-            "fixed",
-            "baseline-rtrb",
-            TimeRatio,
-            ("<=", 1.0, "≤ 1.0× rtrb"),
-        ),
-        target(
-            "SPSC round trip / raw cache-line ping-pong",
-            "spsc/round-trip",
-            "fixed",
-            "baseline-raw-pingpong",
-            TimeRatio,
-            ("<=", 1.1, "≤ 1.1× the raw ping-pong floor"),
-        ),
-        cmp(
-            "SPSC round trip / crossbeam ArrayQueue",
-            "spsc/round-trip",
-            "fixed",
-            "baseline-crossbeam-arrayqueue",
-            TimeRatio,
-        ),
-        cmp(
-            "SPSC round trip / std sync_channel",
-            "spsc/round-trip",
-            "fixed",
-            "baseline-std-sync_channel",
-            TimeRatio,
-        ),
-        cmp(
-            "SPSC throughput, capacity 2: fixed vs rtrb",
-            "spsc/throughput-cap2",
-            "fixed",
-            "baseline-rtrb",
-            SpeedRatio,
-        ),
-        cmp(
-            "SPSC throughput, capacity 64: fixed vs rtrb",
-            "spsc/throughput-cap64",
-            "fixed",
-            "baseline-rtrb",
-            SpeedRatio,
-        ),
-        target(
-            "SPSC throughput, capacity 4096: fixed vs rtrb",
-            "spsc/throughput-cap4096",
-            "fixed",
-            "baseline-rtrb",
-            SpeedRatio,
-            (">=", 1.3, "≥ 1.3× rtrb"),
-        ),
-        cmp(
-            "SPSC throughput, capacity 4096: fixed vs crossbeam ArrayQueue",
-            "spsc/throughput-cap4096",
-            "fixed",
-            "baseline-crossbeam-arrayqueue",
-            SpeedRatio,
-        ),
-        cmp(
-            "SPSC throughput, capacity 4096: fixed vs std sync_channel",
-            "spsc/throughput-cap4096",
-            "fixed",
-            "baseline-std-sync_channel",
-            SpeedRatio,
-        ),
-        cmp(
-            "SPSC batches of 16: fixed vs rtrb chunks",
-            "spsc/batch-16",
-            "fixed",
-            "baseline-rtrb",
-            SpeedRatio,
-        ),
-        cmp(
-            "SPSC batches of 256: fixed vs rtrb chunks",
-            "spsc/batch-256",
-            "fixed",
-            "baseline-rtrb",
-            SpeedRatio,
-        ),
-        target(
-            "MPMC 1P1C: fixed vs crossbeam ArrayQueue",
-            "mpmc/1p1c",
-            "fixed",
-            "baseline-crossbeam-arrayqueue",
-            SpeedRatio,
-            (">=", 1.5, "≥ 1.5× ArrayQueue"),
-        ),
-        cmp(
-            "MPMC 1P1C: fixed vs Mutex<VecDeque>",
-            "mpmc/1p1c",
-            "fixed",
-            "baseline-std-mutex-vecdeque",
-            SpeedRatio,
-        ),
-        target(
-            "MPMC 2P2C: fixed vs crossbeam ArrayQueue",
-            "mpmc/2p2c",
-            "fixed",
-            "baseline-crossbeam-arrayqueue",
-            SpeedRatio,
-            (">=", 1.0, "≥ 1.0× ArrayQueue"),
-        ),
-        cmp(
-            "MPMC 2P2C: fixed vs Mutex<VecDeque>",
-            "mpmc/2p2c",
-            "fixed",
-            "baseline-std-mutex-vecdeque",
-            SpeedRatio,
-        ),
-        target(
-            "stack push+pop, 1 thread: tagged vs crossbeam-epoch stack",
-            "stack/push-pop-1-thread",
-            "fixed",
-            "baseline-crossbeam-epoch",
-            SpeedRatio,
-            (">=", 3.0, "≥ 3× the crossbeam-epoch stack"),
-        ),
-        cmp(
-            "stack push+pop, 1 thread: tagged vs Mutex<Vec>",
-            "stack/push-pop-1-thread",
-            "fixed",
-            "baseline-std-mutex-vec",
-            SpeedRatio,
-        ),
-        target(
-            "stack push+pop, 2 threads: tagged vs crossbeam-epoch stack",
-            "stack/push-pop-2-threads",
-            "fixed",
-            "baseline-crossbeam-epoch",
-            SpeedRatio,
-            (">=", 3.0, "≥ 3× the crossbeam-epoch stack"),
-        ),
-        cmp(
-            "stack push+pop, 2 threads: tagged vs Mutex<Vec>",
-            "stack/push-pop-2-threads",
-            "fixed",
-            "baseline-std-mutex-vec",
-            SpeedRatio,
-        ),
-        cmp(
-            "reclaim, read side: RCU / crossbeam-epoch pin",
-            "reclaim/read",
-            "fixed",
-            "baseline-crossbeam-epoch",
-            TimeRatio,
-        ),
-        cmp(
-            "reclaim, read side: RCU / arc-swap load",
-            "reclaim/read",
-            "fixed",
-            "baseline-arc-swap",
-            TimeRatio,
-        ),
-        cmp(
-            "reclaim, read while a writer updates: RCU / crossbeam-epoch",
-            "reclaim/read-while-updating",
-            "fixed",
-            "baseline-crossbeam-epoch",
-            TimeRatio,
-        ),
-        cmp(
-            "reclaim, read while a writer updates: RCU / arc-swap",
-            "reclaim/read-while-updating",
-            "fixed",
-            "baseline-arc-swap",
-            TimeRatio,
-        ),
-        cmp(
-            "reclaim, update + grace period with a reader: RCU / crossbeam-epoch",
-            "reclaim/grace-period",
-            "fixed",
-            "baseline-crossbeam-epoch",
-            TimeRatio,
-        ),
-        cmp(
-            "reclaim, update + grace period with a reader: RCU / arc-swap",
-            "reclaim/grace-period",
-            "fixed",
-            "baseline-arc-swap",
-            TimeRatio,
-        ),
-        cmp(
-            "reclaim, update with no reader: RCU / crossbeam-epoch",
-            "reclaim/grace-period-idle",
-            "fixed",
-            "baseline-crossbeam-epoch",
-            TimeRatio,
-        ),
-        cmp(
-            "reclaim, update with no reader: RCU / arc-swap",
-            "reclaim/grace-period-idle",
-            "fixed",
-            "baseline-arc-swap",
-            TimeRatio,
-        ),
-    ]);
-    v
-}
-
-fn ratio(sense: Sense, a: f64, b: f64) -> f64 {
-    match sense {
-        TimeRatio => a / b,
-        SpeedRatio => b / a,
-    }
-}
-
-/// A target on a bench's absolute throughput: (group, id, minimum items/s, the target's words).
-const RATE_TARGETS: &[(&str, &str, f64, &str)] = &[("spsc/batch-256", "fixed", 1e9, "batches of 256 ≥ 1 G items/s")];
 
 fn report(
     benches: &BTreeMap<Key, Bench>,
     extra: &BTreeMap<Key, BTreeMap<String, f64>>,
     paired: &Paired,
+    declared: &[(String, Declared)],
     meta: &str,
 ) -> String {
+    let all = || declared.iter().flat_map(|(_, list)| list);
+    let get = |group: &str, id: &str| benches.get(&(group.to_string(), id.to_string()));
     let mut s = String::new();
     let w = &mut s;
     let _ = writeln!(w, "# lockfree-lab benchmark report\n");
@@ -542,40 +282,48 @@ fn report(
         "| target | paired ratio | criterion medians | criterion mins | verdict |"
     );
     let _ = writeln!(w, "|---|---|---|---|---|");
-    for c in comparisons().iter().filter(|c| c.target.is_some()) {
-        let (op, bound, words) = c.target.expect("filtered");
-        let got = |id: &str| benches.get(&(c.group.to_string(), id.to_string()));
-        let pr = paired_ratio(paired, c.group, c.a, c.b, c.sense);
-        match (got(c.a), got(c.b)) {
+    for c in all() {
+        let Comparison::Ratio {
+            label,
+            group,
+            a,
+            b,
+            sense,
+            target: Some(t),
+        } = c
+        else {
+            continue;
+        };
+        let words = &t.words;
+        let pr = paired_ratio(paired, group, a, b, *sense);
+        match (get(group, a), get(group, b)) {
             (Some(a), Some(b)) => {
-                let r = ratio(c.sense, a.median(), b.median());
-                let best = ratio(c.sense, a.min(), b.min());
+                let r = sense.ratio(a.median(), b.median());
+                let best = sense.ratio(a.min(), b.min());
                 let decisive = pr.map_or(r, |p| p.0);
-                let met = if op == "<=" {
-                    decisive <= bound
-                } else {
-                    decisive >= bound
-                };
                 let _ = writeln!(
                     w,
-                    "| {} ({words}) | {} | {r:.2}× | {best:.2}× | {} |",
-                    c.label,
+                    "| {label} ({words}) | {} | {r:.2}× | {best:.2}× | {} |",
                     fmt_paired(pr),
-                    if met { "**met**" } else { "**missed**" }
+                    if t.met(decisive) { "**met**" } else { "**missed**" }
                 );
             }
             _ => {
-                let _ = writeln!(w, "| {} ({words}) | — | — | — | not run |", c.label);
+                let _ = writeln!(w, "| {label} ({words}) | — | — | — | not run |");
             }
         }
     }
-    for (group, id, min_rate, words) in RATE_TARGETS {
-        match benches.get(&(group.to_string(), id.to_string())) {
+    for c in all() {
+        let Comparison::Rate { group, id, target: t } = c else {
+            continue;
+        };
+        let words = &t.words;
+        match get(group, id) {
             Some(b) => {
                 let per_item = b.elements.unwrap_or(1.0);
                 let rate = per_item / (b.median() * 1e-9);
                 let best = per_item / (b.min() * 1e-9);
-                let verdict = if rate >= *min_rate { "**met**" } else { "**missed**" };
+                let verdict = if t.met(rate) { "**met**" } else { "**missed**" };
                 let paired_rate = paired
                     .get(&(group.to_string(), id.to_string()))
                     .map(|r| {
@@ -597,16 +345,18 @@ fn report(
         }
     }
 
-    let _ = writeln!(
-        w,
-        "\nNotes: `mpmc/2p2c` runs **four threads on two cores** (one producer and one consumer \
-         pinned to each), so it measures the queues under time-sharing as much as under contention; \
-         its CPU share is about 0.5 by construction. The `*-same-core` false-sharing controls pin both \
-         threads to one core and report wall time / both threads' ops (CPU share 0.5 by construction). \
-         Cross-core figures on a VM can be \
-         bimodal between samples and runs (plausibly the hypervisor moving the two vCPUs between \
-         physical cores; not verified): prefer the paired ratios, then the min columns."
+    let mut notes: Vec<&str> = all()
+        .filter_map(|c| match c {
+            Comparison::Note { text } => Some(text.as_str()),
+            _ => None,
+        })
+        .collect();
+    notes.push(
+        "Cross-core figures on a VM can be bimodal between samples and runs (plausibly the hypervisor \
+         moving the two vCPUs between physical cores; not verified): prefer the paired ratios, then the \
+         min columns.",
     );
+    let _ = writeln!(w, "\nNotes: {}", notes.join(" "));
 
     let _ = writeln!(w, "\n## Ratios\n");
     let _ = writeln!(
@@ -614,21 +364,26 @@ fn report(
         "| comparison | group | ratio (criterion medians) | criterion mins | paired ratio |"
     );
     let _ = writeln!(w, "|---|---|---|---|---|");
-    for c in comparisons().iter().filter(|c| c.target.is_none()) {
-        let got = |id: &str| benches.get(&(c.group.to_string(), id.to_string()));
-        if let (Some(a), Some(b)) = (got(c.a), got(c.b)) {
-            let what = match c.sense {
-                TimeRatio => "× the time",
-                SpeedRatio => "× the throughput",
-            };
+    for c in all() {
+        let Comparison::Ratio {
+            label,
+            group,
+            a,
+            b,
+            sense,
+            target: None,
+        } = c
+        else {
+            continue;
+        };
+        if let (Some(x), Some(y)) = (get(group, a), get(group, b)) {
             let _ = writeln!(
                 w,
-                "| {} | `{}` | {:.2}{what} | {:.2}× | {} |",
-                c.label,
-                c.group,
-                ratio(c.sense, a.median(), b.median()),
-                ratio(c.sense, a.min(), b.min()),
-                fmt_paired(paired_ratio(paired, c.group, c.a, c.b, c.sense))
+                "| {label} | `{group}` | {:.2}{} | {:.2}× | {} |",
+                sense.ratio(x.median(), y.median()),
+                sense.unit(),
+                sense.ratio(x.min(), y.min()),
+                fmt_paired(paired_ratio(paired, group, a, b, *sense))
             );
         }
     }
@@ -665,6 +420,26 @@ fn report(
     s
 }
 
+/// A declared id missing from a group that has results is most likely a typo in the bench's
+/// `COMPARISONS`: say so (the report itself shows the row as not run, or leaves it out).
+fn warn_unknown_ids(benches: &BTreeMap<Key, Bench>, declared: &[(String, Declared)]) {
+    for (bench, list) in declared {
+        for c in list {
+            let (group, ids) = match c {
+                Comparison::Ratio { group, a, b, .. } => (group, vec![a, b]),
+                Comparison::Rate { group, id, .. } => (group, vec![id]),
+                Comparison::Note { .. } => continue,
+            };
+            let group_ran = benches.keys().any(|(g, _)| g == group);
+            for id in ids {
+                if group_ran && !benches.contains_key(&(group.clone(), id.clone())) {
+                    eprintln!("report: {bench}: a comparison names `{group}` `{id}`, which has no results");
+                }
+            }
+        }
+    }
+}
+
 fn main() {
     let Some(out) = std::env::var_os("REPORT_OUT") else {
         if common::measuring() {
@@ -680,7 +455,9 @@ fn main() {
         .and_then(|p| std::fs::read_to_string(p).ok())
         .unwrap_or_default();
     let paired = load_paired(&dir.join("lab-paired.tsv"));
-    let text = report(&benches, &extra, &paired, &meta);
+    let declared = load_comparisons(&dir);
+    warn_unknown_ids(&benches, &declared);
+    let text = report(&benches, &extra, &paired, &declared, &meta);
     std::fs::write(&out, &text).expect("write the report");
     println!("{text}");
     eprintln!(

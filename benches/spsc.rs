@@ -20,10 +20,95 @@ mod common;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use common::{parallel_tasks, wait_until, Pin, Shares, Task};
+use common::{parallel_tasks, wait_until, Comparison, Pin, Sense::SpeedRatio, Sense::TimeRatio, Shares, Task};
 use criterion::{criterion_group, criterion_main, BenchmarkGroup, Criterion, Throughput};
 use crossbeam_utils::CachePadded;
 use lockfree_lab::spsc::real::fixed;
+
+/// What the report says about these benches (`common::Comparison`; `benches/report.rs`).
+const COMPARISONS: &[Comparison] = &[
+    Comparison::ratio(
+        "SPSC round trip / rtrb",
+        "spsc/round-trip",
+        "fixed",
+        "baseline-rtrb",
+        TimeRatio,
+    )
+    .at_most(1.0, "≤ 1.0× rtrb"),
+    Comparison::ratio(
+        "SPSC round trip / raw cache-line ping-pong",
+        "spsc/round-trip",
+        "fixed",
+        "baseline-raw-pingpong",
+        TimeRatio,
+    )
+    .at_most(1.1, "≤ 1.1× the raw ping-pong floor"),
+    Comparison::ratio(
+        "SPSC round trip / crossbeam ArrayQueue",
+        "spsc/round-trip",
+        "fixed",
+        "baseline-crossbeam-arrayqueue",
+        TimeRatio,
+    ),
+    Comparison::ratio(
+        "SPSC round trip / std sync_channel",
+        "spsc/round-trip",
+        "fixed",
+        "baseline-std-sync_channel",
+        TimeRatio,
+    ),
+    Comparison::ratio(
+        "SPSC throughput, capacity 2: fixed vs rtrb",
+        "spsc/throughput-cap2",
+        "fixed",
+        "baseline-rtrb",
+        SpeedRatio,
+    ),
+    Comparison::ratio(
+        "SPSC throughput, capacity 64: fixed vs rtrb",
+        "spsc/throughput-cap64",
+        "fixed",
+        "baseline-rtrb",
+        SpeedRatio,
+    ),
+    Comparison::ratio(
+        "SPSC throughput, capacity 4096: fixed vs rtrb",
+        "spsc/throughput-cap4096",
+        "fixed",
+        "baseline-rtrb",
+        SpeedRatio,
+    )
+    .at_least(1.3, "≥ 1.3× rtrb"),
+    Comparison::ratio(
+        "SPSC throughput, capacity 4096: fixed vs crossbeam ArrayQueue",
+        "spsc/throughput-cap4096",
+        "fixed",
+        "baseline-crossbeam-arrayqueue",
+        SpeedRatio,
+    ),
+    Comparison::ratio(
+        "SPSC throughput, capacity 4096: fixed vs std sync_channel",
+        "spsc/throughput-cap4096",
+        "fixed",
+        "baseline-std-sync_channel",
+        SpeedRatio,
+    ),
+    Comparison::ratio(
+        "SPSC batches of 16: fixed vs rtrb chunks",
+        "spsc/batch-16",
+        "fixed",
+        "baseline-rtrb",
+        SpeedRatio,
+    ),
+    Comparison::ratio(
+        "SPSC batches of 256: fixed vs rtrb chunks",
+        "spsc/batch-256",
+        "fixed",
+        "baseline-rtrb",
+        SpeedRatio,
+    ),
+    Comparison::rate_at_least("spsc/batch-256", "fixed", 1e9, "batches of 256 ≥ 1 G items/s"),
+];
 
 /// One SPSC queue implementation, seen through the operations the benches use.
 trait Spsc {
@@ -406,7 +491,7 @@ fn check_batch(id: &str, buf: &[u64], first: u64, full: bool) {
 
 criterion_group! {
     name = benches;
-    config = common::criterion();
+    config = common::criterion(COMPARISONS);
     targets = bench
 }
 criterion_main!(benches);

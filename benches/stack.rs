@@ -13,9 +13,43 @@ mod common;
 use std::sync::Mutex;
 use std::time::Duration;
 
-use common::{parallel, Pin, Shares};
+use common::{parallel, Comparison, Pin, Sense::SpeedRatio, Shares};
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use lockfree_lab::stack::{real::fixed, Local};
+
+/// What the report says about these benches (`common::Comparison`; `benches/report.rs`).
+const COMPARISONS: &[Comparison] = &[
+    Comparison::ratio(
+        "stack push+pop, 1 thread: tagged vs crossbeam-epoch stack",
+        "stack/push-pop-1-thread",
+        "fixed",
+        "baseline-crossbeam-epoch",
+        SpeedRatio,
+    )
+    .at_least(3.0, "≥ 3× the crossbeam-epoch stack"),
+    Comparison::ratio(
+        "stack push+pop, 1 thread: tagged vs Mutex<Vec>",
+        "stack/push-pop-1-thread",
+        "fixed",
+        "baseline-std-mutex-vec",
+        SpeedRatio,
+    ),
+    Comparison::ratio(
+        "stack push+pop, 2 threads: tagged vs crossbeam-epoch stack",
+        "stack/push-pop-2-threads",
+        "fixed",
+        "baseline-crossbeam-epoch",
+        SpeedRatio,
+    )
+    .at_least(3.0, "≥ 3× the crossbeam-epoch stack"),
+    Comparison::ratio(
+        "stack push+pop, 2 threads: tagged vs Mutex<Vec>",
+        "stack/push-pop-2-threads",
+        "fixed",
+        "baseline-std-mutex-vec",
+        SpeedRatio,
+    ),
+];
 
 /// Room for the benches' live items (at most one per thread, plus the sanity run's).
 const CAPACITY: usize = 1024;
@@ -209,7 +243,7 @@ fn bench(c: &mut Criterion) {
 
 criterion_group! {
     name = benches;
-    config = common::criterion();
+    config = common::criterion(COMPARISONS);
     targets = bench
 }
 criterion_main!(benches);

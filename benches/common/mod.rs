@@ -1,5 +1,6 @@
 //! Shared bench machinery: pinned, barrier-started threads that time only their parallel
-//! section, a spin-then-yield wait, quick mode, and the side file for extra figures.
+//! section, a spin-then-yield wait, quick mode, the side files for extra figures, and the
+//! comparisons each bench declares for the report (`benches/report.rs`).
 //!
 //! Every bench includes this file with `mod common;`; not every bench uses every item.
 #![allow(dead_code)]
@@ -22,8 +23,11 @@ pub fn measuring() -> bool {
     std::env::args().any(|a| a == "--bench")
 }
 
-/// The criterion configuration every bench starts from.
-pub fn criterion() -> Criterion {
+/// The criterion configuration every bench starts from. `comparisons` are what the report says
+/// about this bench's results (see [`Comparison`]): they are checked here, also under
+/// `cargo test --benches`, and handed to the report when measuring.
+pub fn criterion(comparisons: &[Comparison]) -> Criterion {
+    declare(comparisons);
     let c = Criterion::default();
     if quick() {
         c.sample_size(10)
@@ -245,4 +249,295 @@ pub fn paired(group: &str, mut candidates: Vec<Candidate<'_>>) {
     }
     append_to_criterion_dir("lab-paired.tsv", &lines);
     println!("{group}: paired measurement, {rounds} rounds of {k} candidates");
+}
+
+/// How a comparison's ratio reads.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Sense {
+    /// `a / b` of times: "a takes N× as long as b" (a penalty, a latency ratio).
+    TimeRatio,
+    /// `b / a` of times: "a does N× the work of b per second" (a throughput ratio).
+    SpeedRatio,
+}
+
+impl Sense {
+    /// The ratio of `a` to `b` given their times.
+    pub fn ratio(self, a: f64, b: f64) -> f64 {
+        match self {
+            Sense::TimeRatio => a / b,
+            Sense::SpeedRatio => b / a,
+        }
+    }
+
+    /// The unit after a ratio in the report's ratio table.
+    pub fn unit(self) -> &'static str {
+        match self {
+            Sense::TimeRatio => "× the time",
+            Sense::SpeedRatio => "× the throughput",
+        }
+    }
+
+    const fn key(self) -> &'static str {
+        match self {
+            Sense::TimeRatio => "time",
+            Sense::SpeedRatio => "speed",
+        }
+    }
+}
+
+/// Which side of a target's bound is met.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Bound {
+    /// Met when the figure is `<=` the bound.
+    AtMost,
+    /// Met when the figure is `>=` the bound.
+    AtLeast,
+}
+
+impl Bound {
+    const fn key(self) -> &'static str {
+        match self {
+            Bound::AtMost => "<=",
+            Bound::AtLeast => ">=",
+        }
+    }
+}
+
+/// A bound a figure must respect, with the target's words as the issue states it.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Target<S> {
+    pub bound: Bound,
+    pub value: f64,
+    pub words: S,
+}
+
+impl<S> Target<S> {
+    /// Whether `figure` meets the target.
+    pub fn met(&self, figure: f64) -> bool {
+        match self.bound {
+            Bound::AtMost => figure <= self.value,
+            Bound::AtLeast => figure >= self.value,
+        }
+    }
+}
+
+/// One thing the report says about a bench's results. Each bench file declares its own in a
+/// `const COMPARISONS: &[Comparison]` next to its benches and passes it to [`criterion`]; when
+/// measuring, the list goes to `<criterion dir>/`[`COMPARISONS_DIR`]`/<bench>.tsv` (one line each,
+/// replacing that bench's previous list), which `benches/report.rs` reads. `S` is `&'static str`
+/// in the benches and `String` once the report has read a line back.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Comparison<S = &'static str> {
+    /// The ratio of the medians of `group`/`a` and `group`/`b` (and of their mins, and the paired
+    /// ratio when the bench measured the two in alternation). With a target it goes to the
+    /// report's targets table with a met/missed verdict, otherwise to the ratios table.
+    Ratio {
+        label: S,
+        group: S,
+        a: S,
+        b: S,
+        sense: Sense,
+        target: Option<Target<S>>,
+    },
+    /// A target on `group`/`id`'s absolute throughput, in items per second (the bench's declared
+    /// elements per iteration over its median time).
+    Rate { group: S, id: S, target: Target<S> },
+    /// A sentence for the notes under the targets table.
+    Note { text: S },
+}
+
+impl Comparison {
+    /// A ratio row: `label`, then `a` vs `b` in `group`.
+    pub const fn ratio(
+        label: &'static str,
+        group: &'static str,
+        a: &'static str,
+        b: &'static str,
+        sense: Sense,
+    ) -> Self {
+        Comparison::Ratio {
+            label,
+            group,
+            a,
+            b,
+            sense,
+            target: None,
+        }
+    }
+
+    /// Makes a ratio row a target: met when the ratio is at most `value`.
+    pub const fn at_most(self, value: f64, words: &'static str) -> Self {
+        self.with_target(Bound::AtMost, value, words)
+    }
+
+    /// Makes a ratio row a target: met when the ratio is at least `value`.
+    pub const fn at_least(self, value: f64, words: &'static str) -> Self {
+        self.with_target(Bound::AtLeast, value, words)
+    }
+
+    const fn with_target(self, bound: Bound, value: f64, words: &'static str) -> Self {
+        match self {
+            Comparison::Ratio {
+                label,
+                group,
+                a,
+                b,
+                sense,
+                ..
+            } => Comparison::Ratio {
+                label,
+                group,
+                a,
+                b,
+                sense,
+                target: Some(Target { bound, value, words }),
+            },
+            _ => panic!("only a ratio takes a target this way"),
+        }
+    }
+
+    /// A target on `group`/`id`'s throughput: at least `per_second` items per second.
+    pub const fn rate_at_least(group: &'static str, id: &'static str, per_second: f64, words: &'static str) -> Self {
+        Comparison::Rate {
+            group,
+            id,
+            target: Target {
+                bound: Bound::AtLeast,
+                value: per_second,
+                words,
+            },
+        }
+    }
+
+    /// A sentence for the report's notes.
+    pub const fn note(text: &'static str) -> Self {
+        Comparison::Note { text }
+    }
+}
+
+impl<S: AsRef<str>> Comparison<S> {
+    /// The side file's line: tab-separated, the kind first.
+    pub fn to_line(&self) -> String {
+        let target = |t: &Target<S>| {
+            [
+                t.bound.key().to_string(),
+                t.value.to_string(),
+                t.words.as_ref().to_string(),
+            ]
+        };
+        let f: Vec<String> = match self {
+            Comparison::Ratio {
+                label,
+                group,
+                a,
+                b,
+                sense,
+                target: t,
+            } => {
+                let mut f = vec![
+                    "ratio".to_string(),
+                    group.as_ref().to_string(),
+                    a.as_ref().to_string(),
+                    b.as_ref().to_string(),
+                    sense.key().to_string(),
+                    label.as_ref().to_string(),
+                ];
+                f.extend(t.iter().flat_map(target));
+                f
+            }
+            Comparison::Rate { group, id, target: t } => {
+                let mut f = vec!["rate".to_string(), group.as_ref().to_string(), id.as_ref().to_string()];
+                f.extend(target(t));
+                f
+            }
+            Comparison::Note { text } => vec!["note".to_string(), text.as_ref().to_string()],
+        };
+        f.join("\t")
+    }
+}
+
+impl Comparison<String> {
+    /// Reads back a line of [`Comparison::to_line`]; `None` if it is not one.
+    pub fn parse(line: &str) -> Option<Self> {
+        let f: Vec<&str> = line.split('\t').collect();
+        let s = |i: usize| f[i].to_string();
+        let target = |at: usize| -> Option<Target<String>> {
+            let bound = match f[at] {
+                "<=" => Bound::AtMost,
+                ">=" => Bound::AtLeast,
+                _ => return None,
+            };
+            Some(Target {
+                bound,
+                value: f[at + 1].parse().ok()?,
+                words: s(at + 2),
+            })
+        };
+        match (f[0], f.len()) {
+            ("ratio", 6 | 9) => Some(Comparison::Ratio {
+                label: s(5),
+                group: s(1),
+                a: s(2),
+                b: s(3),
+                sense: match f[4] {
+                    "time" => Sense::TimeRatio,
+                    "speed" => Sense::SpeedRatio,
+                    _ => return None,
+                },
+                target: if f.len() == 9 { Some(target(6)?) } else { None },
+            }),
+            ("rate", 6) => Some(Comparison::Rate {
+                group: s(1),
+                id: s(2),
+                target: target(3)?,
+            }),
+            ("note", 2) => Some(Comparison::Note { text: s(1) }),
+            _ => None,
+        }
+    }
+}
+
+/// The directory under criterion's where each bench writes its comparisons, as `<bench>.tsv`.
+pub const COMPARISONS_DIR: &str = "lab-comparisons";
+
+/// Checks `comparisons` (every field non-empty and free of tabs and line breaks, a ratio's two
+/// ids different, a bound positive, each line read back as written) and, when measuring, writes
+/// them for the report as this bench's list.
+fn declare(comparisons: &[Comparison]) {
+    let mut text = String::new();
+    for c in comparisons {
+        let line = c.to_line();
+        let fields: Vec<&str> = line.split('\t').collect();
+        assert!(
+            fields.iter().all(|f| !f.is_empty() && !f.contains(['\n', '\r'])),
+            "a comparison has an empty field or a line break: {c:?}"
+        );
+        if let Comparison::Ratio { a, b, .. } = c {
+            assert_ne!(a, b, "a comparison of an id with itself: {c:?}");
+        }
+        if let Comparison::Ratio { target: Some(t), .. } | Comparison::Rate { target: t, .. } = c {
+            assert!(
+                t.value.is_finite() && t.value > 0.0,
+                "a target's bound must be positive: {c:?}"
+            );
+        }
+        assert_eq!(
+            Comparison::parse(&line).map(|p| p.to_line()).as_deref(),
+            Some(line.as_str()),
+            "a comparison the report would not read back (a tab in a field?): {c:?}"
+        );
+        text.push_str(&line);
+        text.push('\n');
+    }
+    if !measuring() {
+        return;
+    }
+    // A bench target's crate name is its name with `-` as `_`.
+    let path = criterion_dir()
+        .join(COMPARISONS_DIR)
+        .join(concat!(env!("CARGO_CRATE_NAME"), ".tsv"));
+    if let Some(dir) = path.parent() {
+        let _ = std::fs::create_dir_all(dir);
+    }
+    std::fs::write(&path, text).unwrap_or_else(|e| panic!("write {}: {e}", path.display()));
 }
