@@ -5,7 +5,7 @@
 //! - `mpmc/1p1c`: one producer (core 0), one consumer (core 1).
 //! - `mpmc/2p2c`: two producers and two consumers: **four threads on a two-core machine**, one
 //!   producer and one consumer pinned to each core, so they time-share (a waiting thread spins
-//!   briefly, then yields: `common::wait_until`). This measures behaviour under oversubscription
+//!   briefly, then yields: `lockfree_lab::hw::spin_until`). This measures behaviour under oversubscription
 //!   as much as the queue itself.
 //!
 //! Producer `p` pushes `p << 48 | seq`; each consumer checks that every producer's items reach it

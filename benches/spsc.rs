@@ -11,7 +11,7 @@
 //! - `spsc/batch-{16,256}`: the same through the batch APIs (the lab's slices, rtrb's chunks),
 //!   capacity 4096: time per batch, throughput in items/s.
 //!
-//! Every candidate waits the same way (`common::wait_until`: spin, then yield) and uses its
+//! Every candidate waits the same way (`lockfree_lab::hw::spin_until`: spin, then yield) and uses its
 //! non-blocking calls (`try_send`/`try_recv` for `sync_channel`): this compares data structures,
 //! not blocking strategies. Before timing, each candidate is checked as a queue: exactly
 //! `capacity` items fit, and 100,000 items cross between the cores in order.

@@ -124,22 +124,6 @@ pub fn parallel_tasks<R: Send, F: FnOnce() -> R + Send>(pin: Pin, tasks: Vec<F>)
 /// A boxed task for [`parallel_tasks`] when the threads do different jobs.
 pub type Task<'a, R> = Box<dyn FnOnce() -> R + Send + 'a>;
 
-/// Waits for `ready()` by spinning, then yielding: with more threads than cores (2P2C on two
-/// cores) a pure spin would burn the time slice of the thread it waits for. Every candidate in a
-/// comparison waits through this same function.
-#[inline]
-pub fn wait_until(mut ready: impl FnMut() -> bool) {
-    let mut spins = 0u32;
-    while !ready() {
-        if spins < 128 {
-            std::hint::spin_loop();
-            spins += 1;
-        } else {
-            std::thread::yield_now();
-        }
-    }
-}
-
 /// Figures a bench records besides criterion's timings (CAS retries per op, CPU share), for
 /// `scripts/bench-report`. Written only when measuring, to `<criterion dir>/lab-extra.tsv` as
 /// `group<TAB>id<TAB>key<TAB>value` lines (a later line for the same key wins).
