@@ -18,8 +18,9 @@ use std::collections::VecDeque;
 use std::sync::Mutex;
 use std::time::Duration;
 
-use common::{parallel_tasks, wait_until, Comparison, Pin, Sense::SpeedRatio, Shares, Task};
+use common::{parallel_tasks, Comparison, Pin, Sense::SpeedRatio, Shares, Task};
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use lockfree_lab::hw::spin_until as wait_until;
 use lockfree_lab::mpmc::real::fixed;
 
 /// What the report says about these benches (`common::Comparison`; `benches/report.rs`).

@@ -20,9 +20,10 @@ mod common;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use common::{parallel_tasks, wait_until, Comparison, Pin, Sense::SpeedRatio, Sense::TimeRatio, Shares, Task};
+use common::{parallel_tasks, Comparison, Pin, Sense::SpeedRatio, Sense::TimeRatio, Shares, Task};
 use criterion::{criterion_group, criterion_main, BenchmarkGroup, Criterion, Throughput};
 use crossbeam_utils::CachePadded;
+use lockfree_lab::hw::spin_until as wait_until;
 use lockfree_lab::spsc::real::fixed;
 
 /// What the report says about these benches (`common::Comparison`; `benches/report.rs`).
