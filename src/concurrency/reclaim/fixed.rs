@@ -85,6 +85,7 @@ impl Reader {
     /// `f` must not call `update` on this cell's writer: see [`Writer::update`].
     pub fn read<T>(&self, f: impl FnOnce(&u64) -> T) -> T {
         let s = &*self.shared;
+        // FIX: the reader's half of the grace period: a SeqCst fence between its announcement and its load of `current`.
         // ORDERING: Relaxed [reader-announce] — ordered before the load of `current` by the SeqCst fence below.
         s.readers.fetch_add(1, Ordering::Relaxed);
         // ORDERING: SeqCst fence [grace-sb] — with the writer's fence: either the writer's count load sees this announcement, or this thread's load of `current` sees the writer's new index.
