@@ -203,12 +203,23 @@ fn broken_and_fixed_differ_only_on_marked_lines() {
             let fixed = path.with_file_name("fixed.rs");
             assert!(fixed.exists(), "{} has no fixed.rs beside it", path.display());
             let dir = path.parent().unwrap().display().to_string();
-            let label = if name == "broken.rs" { dir } else { format!("{dir} ({name} as broken.rs)") };
-            bad.extend(pair_violations(&label, &text, &std::fs::read_to_string(&fixed).unwrap()));
+            let label = if name == "broken.rs" {
+                dir
+            } else {
+                format!("{dir} ({name} as broken.rs)")
+            };
+            bad.extend(pair_violations(
+                &label,
+                &text,
+                &std::fs::read_to_string(&fixed).unwrap(),
+            ));
             pairs += 1;
         }
     }
-    assert!(pairs >= 6, "expected every concept's pairs (and reclaim's acqrel.rs), found {pairs}");
+    assert!(
+        pairs >= 6,
+        "expected every concept's pairs (and reclaim's acqrel.rs), found {pairs}"
+    );
     assert!(bad.is_empty(), "\n{}", bad.join("\n"));
 }
 

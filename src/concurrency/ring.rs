@@ -87,7 +87,12 @@ pub fn max_capacity(slot_bytes: usize) -> usize {
 
 /// Checks a requested capacity against [`max_capacity`]; shared by every ring in the crate.
 pub fn check_capacity(capacity: usize, slot_bytes: usize) -> Result<(), CapacityError> {
-    let max = max_capacity(slot_bytes);
+    check_capacity_at_most(capacity, slot_bytes, usize::MAX)
+}
+
+/// [`check_capacity`] with a structure's own bound `limit` as well (the stack's `u32` indices).
+pub fn check_capacity_at_most(capacity: usize, slot_bytes: usize, limit: usize) -> Result<(), CapacityError> {
+    let max = max_capacity(slot_bytes).min(limit);
     if capacity == 0 {
         Err(CapacityError::Zero)
     } else if capacity > max {

@@ -319,6 +319,17 @@ pub enum Detection {
     Blind(String),
 }
 
+impl Detection {
+    /// `Found` with `found` when `bad > 0` in `count` iterations, else `Missed` with `missed`.
+    pub fn from_count(bad: u64, count: u64, found: String, missed: String) -> Self {
+        if bad > 0 {
+            Detection::Found { count, text: found }
+        } else {
+            Detection::Missed { count, text: missed }
+        }
+    }
+}
+
 /// A user mistake: printed as one line, exit code 2.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UsageError(pub String);
@@ -467,6 +478,18 @@ pub struct Row {
     pub parallel: Option<bool>,
     /// The parallelism verdict line.
     pub parallelism: String,
+}
+
+impl Row {
+    /// A row measured by threads on real cores: `parallelism` says whether they overlapped.
+    pub fn on_cores(case: impl Into<String>, figures: Vec<Figure>, parallelism: &crate::hw::Parallelism) -> Self {
+        Self {
+            case: case.into(),
+            figures,
+            parallel: Some(parallelism.ran_in_parallel()),
+            parallelism: parallelism.verdict(),
+        }
+    }
 }
 
 /// A curve: `(x, y)` points with units, for plots.

@@ -68,18 +68,17 @@ impl Demo for CounterDemo {
         let mut out = RunOutput::new(&self.spec, opts);
         for case in cases {
             let r = run_on_cores(case.variant(), self.method, opts.threads, opts.iterations, opts.pin);
-            out.rows.push(Row {
-                case: case.label(),
-                figures: vec![
+            out.rows.push(Row::on_cores(
+                case.label(),
+                vec![
                     Figure::count("expected", r.expected),
                     Figure::count("counted", r.counted),
                     Figure::count("lost updates", r.lost()),
                     Figure::percent("lost %", r.lost(), r.expected),
                     Figure::number("CAS retries/op", r.retries as f64 / r.expected as f64, 4, ""),
                 ],
-                parallel: Some(r.parallelism.ran_in_parallel()),
-                parallelism: r.parallelism.verdict(),
-            });
+                &r.parallelism,
+            ));
         }
         if opts.threads == 1 {
             out.notes

@@ -53,12 +53,7 @@ impl Demo for FalseSharingDemo {
             ]
         };
         for (case, r) in [("padded", &padded), ("same line", &same)] {
-            out.rows.push(Row {
-                case: case.into(),
-                figures: figures(r.ns_per_op),
-                parallel: Some(r.parallelism.ran_in_parallel()),
-                parallelism: r.parallelism.verdict(),
-            });
+            out.rows.push(Row::on_cores(case, figures(r.ns_per_op), &r.parallelism));
         }
         out.rows.push(Row {
             case: "same line, one core".into(),

@@ -133,12 +133,7 @@ impl Demo for LitmusDemo {
                 figures.push(Figure::count("both-zero", r.hits));
                 figures.push(Figure::percent("both-zero %", r.hits, r.rounds));
             }
-            out.rows.push(Row {
-                case: case.label(),
-                figures,
-                parallel: Some(r.parallelism.ran_in_parallel()),
-                parallelism: r.parallelism.verdict(),
-            });
+            out.rows.push(Row::on_cores(case.label(), figures, &r.parallelism));
         }
         out.notes.push(if test == Litmus::MessagePassing {
             crate::hw::X86_TSO_NOTE.to_string()
@@ -169,16 +164,11 @@ impl Demo for LitmusDemo {
             return Detection::Blind("not run".into());
         };
         let r = run_on_cores(test, case.mode(), 100_000, Pin::Spread);
-        if r.hits > 0 {
-            Detection::Found {
-                count: r.rounds,
-                text: format!("found: {} of {} rounds", r.hits, r.rounds),
-            }
-        } else {
-            Detection::Missed {
-                count: r.rounds,
-                text: format!("missed in {} rounds", r.rounds),
-            }
-        }
+        Detection::from_count(
+            r.hits,
+            r.rounds,
+            format!("found: {} of {} rounds", r.hits, r.rounds),
+            format!("missed in {} rounds", r.rounds),
+        )
     }
 }

@@ -71,18 +71,17 @@ impl Demo for MpmcDemo {
                 opts.pin,
             )
             .map_err(|e| UsageError(format!("mpmc: {e}")))?;
-            out.rows.push(Row {
-                case: case.label(),
-                figures: vec![
+            out.rows.push(Row::on_cores(
+                case.label(),
+                vec![
                     Figure::count("pushed", r.pushed),
                     Figure::count("popped", r.popped),
                     Figure::count("lost", r.lost),
                     Figure::count("duplicated", r.duplicated),
                     Figure::count("phantom", r.phantom),
                 ],
-                parallel: Some(r.parallelism.ran_in_parallel()),
-                parallelism: r.parallelism.verdict(),
-            });
+                &r.parallelism,
+            ));
         }
         out.notes.push(format!(
             "{producers} producer(s), {consumers} consumer(s), capacity {CAPACITY}, atomic payloads (the broken \
@@ -112,16 +111,11 @@ impl Demo for MpmcDemo {
 
     fn detect_on_cores(&self, _case: Case) -> Detection {
         let r = run_on_cores(Variant::Broken, CAPACITY, 1, 1, 200_000, Pin::Spread).expect("capacity 64 is valid");
-        if r.lost + r.duplicated + r.phantom > 0 {
-            Detection::Found {
-                count: r.pushed,
-                text: format!("found: {} lost, {} duplicated of {}", r.lost, r.duplicated, r.pushed),
-            }
-        } else {
-            Detection::Missed {
-                count: r.pushed,
-                text: format!("missed in {} values", r.pushed),
-            }
-        }
+        Detection::from_count(
+            r.lost + r.duplicated + r.phantom,
+            r.pushed,
+            format!("found: {} lost, {} duplicated of {}", r.lost, r.duplicated, r.pushed),
+            format!("missed in {} values", r.pushed),
+        )
     }
 }

@@ -51,17 +51,16 @@ impl Demo for SpscDemo {
                 continue;
             }
             let r = run_on_cores(CAPACITY, opts.iterations, opts.pin).map_err(|e| UsageError(format!("spsc: {e}")))?;
-            out.rows.push(Row {
-                case: case.label(),
-                figures: vec![
+            out.rows.push(Row::on_cores(
+                case.label(),
+                vec![
                     Figure::count("items", r.items),
                     Figure::count("in order", r.in_order),
                     Figure::count("mismatches", r.mismatches),
                     Figure::number("M items/s", r.items_per_sec / 1e6, 1, "M items/s"),
                 ],
-                parallel: Some(r.parallelism.ran_in_parallel()),
-                parallelism: r.parallelism.verdict(),
-            });
+                &r.parallelism,
+            ));
         }
         out.notes.push(format!(
             "capacity {CAPACITY}; the consumer checks that every sequence number arrives in order"

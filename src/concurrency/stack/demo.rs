@@ -48,18 +48,17 @@ impl Demo for AbaDemo {
         let mut out = RunOutput::new(&SPEC, opts);
         for case in cases {
             let r = run_on_cores(case.variant(), opts.threads, opts.iterations, OPS, opts.pin);
-            out.rows.push(Row {
-                case: case.label(),
-                figures: vec![
+            out.rows.push(Row::on_cores(
+                case.label(),
+                vec![
                     Figure::count("rounds", r.rounds),
                     Figure::count("corrupted rounds", r.corrupted),
                     Figure::count("duplicated", r.duplicated),
                     Figure::count("lost", r.lost),
                     Figure::count("cycles", r.cycles),
                 ],
-                parallel: Some(r.parallelism.ran_in_parallel()),
-                parallelism: r.parallelism.verdict(),
-            });
+                &r.parallelism,
+            ));
         }
         out.notes.push(format!(
             "each round: every thread pops twice and pushes twice, {OPS} times, over an index arena with recycled \
@@ -95,16 +94,11 @@ impl Demo for AbaDemo {
 
     fn detect_on_cores(&self, _case: Case) -> Detection {
         let r = run_on_cores(Variant::Broken, 2, 50_000, OPS, Pin::Spread);
-        if r.corrupted > 0 {
-            Detection::Found {
-                count: r.rounds,
-                text: format!("found: {} of {} rounds corrupted", r.corrupted, r.rounds),
-            }
-        } else {
-            Detection::Missed {
-                count: r.rounds,
-                text: format!("missed in {} rounds", r.rounds),
-            }
-        }
+        Detection::from_count(
+            r.corrupted,
+            r.rounds,
+            format!("found: {} of {} rounds corrupted", r.corrupted, r.rounds),
+            format!("missed in {} rounds", r.rounds),
+        )
     }
 }

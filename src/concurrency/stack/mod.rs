@@ -218,18 +218,7 @@ pub use crate::spsc::CapacityError;
 /// Checks `capacity` against `1..=`[`MAX_CAPACITY`] and against the address space for nodes of
 /// `node_bytes` bytes.
 pub(crate) fn check_capacity(capacity: usize, node_bytes: usize) -> Result<(), CapacityError> {
-    let max = MAX_CAPACITY.min(crate::spsc::max_capacity(node_bytes));
-    if capacity == 0 {
-        Err(CapacityError::Zero)
-    } else if capacity > max {
-        Err(CapacityError::TooLarge {
-            requested: capacity,
-            max,
-            slot_bytes: node_bytes,
-        })
-    } else {
-        Ok(())
-    }
+    crate::ring::check_capacity_at_most(capacity, node_bytes, MAX_CAPACITY)
 }
 
 /// What the first half of a pop read: the head word and the top node's `next`. Only a stack makes
