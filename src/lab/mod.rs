@@ -244,12 +244,13 @@ impl Spec {
 impl Serialize for Spec {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         use serde::ser::SerializeStruct;
-        let mut st = s.serialize_struct("Demo", 11)?;
+        let mut st = s.serialize_struct("Demo", 12)?;
         st.serialize_field("name", self.name)?;
         st.serialize_field("concept", self.module.rsplit('/').next().unwrap_or(self.module))?;
         st.serialize_field("group", self.group.title())?;
         st.serialize_field("seed_demo", self.seed_title)?;
         st.serialize_field("lesson", self.lesson)?;
+        st.serialize_field("pair", self.pair)?;
         st.serialize_field(
             "orderings",
             &self.orderings().iter().map(|m| m.name()).collect::<Vec<_>>(),
