@@ -64,10 +64,10 @@
 //! claim is the one their bug breaks, which on real threads would be a data race, i.e. undefined
 //! behaviour instead of a caught bug. Under loom the racing access is reported before it
 //! happens; shuttle runs one thread at a time.
-//! ```compile_fail
+//! ```compile_fail,E0433
 //! let (_writer, _reader) = lockfree_lab::reclaim::real::broken::new(0); // error: no `real::broken`
 //! ```
-//! ```compile_fail
+//! ```compile_fail,E0433
 //! let (_writer, _reader) = lockfree_lab::reclaim::real::acqrel::new(0); // error: no `real::acqrel`
 //! ```
 //! ```
