@@ -23,6 +23,16 @@ const CAPACITIES: &[usize] = if cfg!(miri) {
     &[1, 2, 3, 7, 8, 255, 256, 257, 1024]
 };
 
+/// `real` on real threads, `miri` under Miri (which interprets every step: a few hundred items
+/// still cross between the threads many times, at every capacity).
+const fn sized(real: u64, miri: u64) -> u64 {
+    if cfg!(miri) {
+        miri
+    } else {
+        real
+    }
+}
+
 /// The capacities of the batch-copy tests (Miri: without the slow 256).
 const COPY_CAPACITIES: &[usize] = if cfg!(miri) {
     &[1, 2, 3, 7, 8]
@@ -283,7 +293,7 @@ fn fifo_1p1c(
 fn spsc_fifo_1p1c_parallel_capacity_1_2_3() {
     for cap in [1, 2, 3] {
         let (mut tx, mut rx) = channel::<u64>(cap);
-        fifo_1p1c(cap, 50_000, move |v| tx.push(v).is_ok(), move || rx.pop());
+        fifo_1p1c(cap, sized(50_000, 200), move |v| tx.push(v).is_ok(), move || rx.pop());
     }
 }
 
@@ -291,13 +301,13 @@ fn spsc_fifo_1p1c_parallel_capacity_1_2_3() {
 fn mpmc_fifo_1p1c_parallel_capacity_1_2_3() {
     for cap in [1, 2, 3] {
         let q = Queue::<u64>::new(cap);
-        fifo_1p1c(cap, 50_000, |v| q.push(v).is_ok(), || q.pop());
+        fifo_1p1c(cap, sized(50_000, 200), |v| q.push(v).is_ok(), || q.pop());
     }
 }
 
 #[test]
 fn mpmc_4p4c_every_value_exactly_once() {
-    const PER: u64 = 20_000;
+    const PER: u64 = sized(20_000, 50);
     let q = Queue::<u64>::new(8);
     let popped = AtomicUsize::new(0);
     let total = 4 * PER as usize;
@@ -366,7 +376,7 @@ fn mpmc_a_thread_that_just_pushed_can_pop() {
             let (q, start) = (&q, &start);
             s.spawn(move || {
                 start.wait();
-                for i in 0..20_000 {
+                for i in 0..sized(20_000, 50) {
                     q.push(t * 1_000_000 + i).unwrap();
                     assert!(q.pop().is_some(), "pop after push found the queue empty");
                 }
@@ -387,7 +397,7 @@ fn mpmc_pop_then_push_on_a_full_queue_never_reports_full() {
             let (q, start) = (&q, &start);
             s.spawn(move || {
                 start.wait();
-                for _ in 0..20_000 {
+                for _ in 0..sized(20_000, 50) {
                     let v = q.pop().expect("a full queue popped empty");
                     assert_eq!(q.push(v), Ok(()), "push right after a pop reported Full");
                 }
@@ -844,7 +854,7 @@ fn spsc_copy_slices_across_threads_keep_fifo_order() {
     for cap in [1usize, 3, 8, 256] {
         promptly("copy slices across threads", move || {
             let (mut tx, mut rx) = channel::<u64>(cap);
-            const N: u64 = 100_000;
+            const N: u64 = sized(100_000, 300);
             let producer = std::thread::spawn(move || {
                 let mut next = 0u64;
                 let backoff = Backoff::new();
