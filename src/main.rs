@@ -87,6 +87,41 @@ enum Command {
     Matrix,
 }
 
+/// Parses the command line: the derived commands, plus on `run` every registered demo's own
+/// options ([`lab::Param`]), returned as given (`--name`, value) for the lab to check against the
+/// demo actually named.
+fn parse() -> (Cli, Vec<(String, Option<String>)>) {
+    use clap::{Arg, ArgAction, CommandFactory, FromArgMatches};
+    let cmd = Cli::command().mut_subcommand("run", |mut run| {
+        for (param, demos) in lab::registry::params() {
+            let help = format!("{} [{}: {}]", param.help, demos.join(", "), param.accepts());
+            let arg = Arg::new(param.name).long(param.name).help(help);
+            run = run.arg(match param.kind {
+                lab::ParamKind::Flag => arg.action(ArgAction::SetTrue),
+                lab::ParamKind::Number { .. } => arg.value_name("N").action(ArgAction::Set),
+                lab::ParamKind::Choice { .. } => arg.value_name("VALUE").action(ArgAction::Set),
+            });
+        }
+        run
+    });
+    let matches = cmd.try_get_matches().unwrap_or_else(|e| lockfree_lab::cli::exit_on(e));
+    let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| lockfree_lab::cli::exit_on(e));
+    let mut given = Vec::new();
+    if let Some(run) = matches.subcommand_matches("run") {
+        for (param, _) in lab::registry::params() {
+            if run.value_source(param.name) != Some(clap::parser::ValueSource::CommandLine) {
+                continue;
+            }
+            let value = match param.kind {
+                lab::ParamKind::Flag => None,
+                _ => run.get_one::<String>(param.name).cloned(),
+            };
+            given.push((param.name.to_string(), value));
+        }
+    }
+    (cli, given)
+}
+
 /// The demo names the registry holds: clap lists them and suggests the closest one.
 fn demo_names() -> PossibleValuesParser {
     PossibleValuesParser::new(registry::names())
@@ -109,7 +144,7 @@ fn main() {
     unsafe {
         libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
-    let cli: Cli = lockfree_lab::cli::parse();
+    let (cli, params) = parse();
     let result = match cli.command {
         None => {
             overview(cli.json);
@@ -127,7 +162,9 @@ fn main() {
             iterations,
             pin: _,
             no_pin,
-        }) => run(&demo, variant, ordering, threads, iterations, !no_pin, cli.json),
+        }) => run(
+            &demo, variant, ordering, threads, iterations, !no_pin, &params, cli.json,
+        ),
         Some(Command::Check {
             demo,
             variant,
@@ -208,12 +245,13 @@ fn run(
     threads: Option<u16>,
     iterations: Option<u64>,
     pin: bool,
+    params: &[(String, Option<String>)],
     json: bool,
 ) -> Result<(), UsageError> {
     let demo = registry::find(name)?;
     let cases = lab::cases(demo, variant, ordering)?;
     let bar = spinner(format!("running {name} on real cores"));
-    let out = lab::run(demo, &cases, threads.map(usize::from), iterations, pin);
+    let out = lab::run(demo, &cases, threads.map(usize::from), iterations, pin, params);
     bar.finish_and_clear();
     let out = out?;
     if json {

@@ -11,7 +11,7 @@ fn small_run(demo: &dyn Demo) -> lab::RunOutput {
         Threads::AtLeast { min, .. } => min.max(2),
     };
     let cases = lab::cases(demo, None, None).unwrap();
-    lab::run(demo, &cases, Some(threads), Some(2_000), true)
+    lab::run(demo, &cases, Some(threads), Some(2_000), true, &[])
         .unwrap_or_else(|e| panic!("`run {}` is promised but failed: {e}", spec.name))
 }
 
@@ -44,7 +44,7 @@ fn every_demo_does_what_its_spec_promises() {
             }
         } else {
             let cases = lab::cases(demo, None, None).unwrap();
-            let e = lab::run(demo, &cases, None, None, true).expect_err("refused");
+            let e = lab::run(demo, &cases, None, None, true, &[]).expect_err("refused");
             assert!(e.0.contains("cannot run on real cores"), "{e}");
         }
         if spec.can.check {
@@ -181,4 +181,57 @@ fn no_source_outside_a_concept_folder_names_a_demo() {
         }
     }
     assert!(bad.is_empty(), "\n{}", bad.join("\n"));
+}
+
+/// Every demo's own options: the command line offers each once, none shadows a common option,
+/// a name two demos share means the same kind of value, every default is accepted, and a param
+/// given to a demo that lacks it, or with a bad value, is a one-line refusal naming what is taken.
+#[test]
+fn demo_params_are_declared_once_and_validated_against_the_named_demo() {
+    const COMMON: &[&str] = &[
+        "variant",
+        "ordering",
+        "threads",
+        "iterations",
+        "pin",
+        "no-pin",
+        "json",
+        "help",
+    ];
+    for (param, demos) in registry::params() {
+        assert!(
+            !COMMON.contains(&param.name),
+            "--{} shadows a common option",
+            param.name
+        );
+        for name in &demos {
+            let spec = DEMOS.iter().map(|d| d.spec()).find(|s| s.name == *name).unwrap();
+            let own = spec.params.iter().find(|p| p.name == param.name).unwrap();
+            assert_eq!(
+                std::mem::discriminant(&own.kind),
+                std::mem::discriminant(&param.kind),
+                "--{} means different kinds of value in {demos:?}",
+                param.name
+            );
+        }
+    }
+    for &demo in DEMOS {
+        let spec = demo.spec();
+        assert_eq!(
+            lab::ParamValues::resolve(spec, &[]).unwrap(),
+            lab::ParamValues::defaults(spec)
+        );
+        let e = lab::ParamValues::resolve(spec, &[("no-such-option".into(), Some("1".into()))]).unwrap_err();
+        assert!(e.0.contains("has no --no-such-option (it takes "), "{e}");
+        for p in spec.params {
+            let bad = match p.kind {
+                lab::ParamKind::Flag => Some("yes".to_string()),
+                lab::ParamKind::Number { max, .. } => Some((max + 1).to_string()),
+                lab::ParamKind::Choice { .. } => Some("no-such-value".to_string()),
+            };
+            let e = lab::ParamValues::resolve(spec, &[(p.name.into(), bad)]).unwrap_err();
+            assert!(e.0.contains(&format!("takes --{} as ", p.name)), "{e}");
+            assert!(!e.0.contains('\n'), "one line: {e}");
+        }
+    }
 }

@@ -41,7 +41,14 @@ impl Parallelism {
     /// One line for a demo's output.
     pub fn verdict(&self) -> String {
         let pct = self.efficiency() * 100.0;
-        if self.cpu.len() > available_cores() {
+        if pct > 105.0 {
+            // More CPU than wall time: the section was shorter than the CPU clocks' resolution.
+            format!(
+                "parallelism: not measurable — the run took {:?}, too short for the threads' CPU clocks (use more \
+                 --iterations)",
+                self.wall
+            )
+        } else if self.cpu.len() > available_cores() {
             format!(
                 "parallelism: {} threads on {} cores: they time-shared (CPU share {pct:.0}%)",
                 self.cpu.len(),

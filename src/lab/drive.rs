@@ -5,8 +5,8 @@
 use serde::Serialize;
 
 use super::{
-    BugClass, Case, Cell, Checker, Demo, Detection, MatrixRow, Mode, Replay, RunOptions, RunOutput, Threads,
-    UsageError, Variant, Variants,
+    BugClass, Case, Cell, Checker, Demo, Detection, MatrixRow, Mode, ParamValues, Replay, RunOptions, RunOutput,
+    Threads, UsageError, Variant, Variants,
 };
 use crate::check::{self, Report};
 use crate::hw::Pin;
@@ -63,9 +63,11 @@ pub fn run(
     threads: Option<usize>,
     iterations: Option<u64>,
     pin: bool,
+    params: &[(String, Option<String>)],
 ) -> Result<RunOutput, UsageError> {
     let spec = demo.spec();
     available(demo)?;
+    let params = ParamValues::resolve(spec, params)?;
     if !spec.can.run {
         let why = spec.bug.hardware_blind_spot().unwrap_or("it has no real-core run");
         return Err(UsageError(format!(
@@ -103,6 +105,7 @@ pub fn run(
         threads,
         iterations: iterations.unwrap_or(spec.default_iterations),
         pin: if pin { Pin::Spread } else { Pin::None },
+        params,
     };
     demo.run(cases, &opts)
 }

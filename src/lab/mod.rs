@@ -198,6 +198,225 @@ pub struct Spec {
     pub loom_false_positive: Option<Mode>,
     /// The cargo feature the demo needs, and whether this build has it.
     pub feature: Option<(&'static str, bool)>,
+    /// Its own `run` options (`--mode rx|tx`, `--descriptors N`), beyond the lab's common ones.
+    pub params: &'static [Param],
+}
+
+/// One of a demo's own `run` options: `--name VALUE` (or `--name` for a flag).
+///
+/// The command line offers every registered demo's params on `run` and the lab checks them
+/// against the demo actually named, so `run spsc --mode rx` is one line of error, not a run.
+#[derive(Clone, Copy, Debug)]
+pub struct Param {
+    /// The long flag without its dashes (`descriptors`).
+    pub name: &'static str,
+    /// One line for `--help` and `list`.
+    pub help: &'static str,
+    /// What it accepts and its default.
+    pub kind: ParamKind,
+}
+
+/// What a [`Param`] accepts.
+#[derive(Clone, Copy, Debug)]
+pub enum ParamKind {
+    /// One of `values`; `default` without the flag.
+    Choice {
+        /// The accepted values.
+        values: &'static [&'static str],
+        /// The value without the flag.
+        default: &'static str,
+    },
+    /// A whole number in `min..=max` (a power of two when `power_of_two`).
+    Number {
+        /// The smallest accepted.
+        min: u64,
+        /// The largest accepted: every run fits in bounded memory and time.
+        max: u64,
+        /// The value without the flag.
+        default: u64,
+        /// Only powers of two (ring sizes).
+        power_of_two: bool,
+    },
+    /// A switch: off without the flag.
+    Flag,
+}
+
+impl Param {
+    /// How the flag is written with what it accepts: `--mode rx|tx`, `--descriptors N`, `--passthrough`.
+    pub fn usage(&self) -> String {
+        match self.kind {
+            ParamKind::Choice { values, .. } => format!("--{} {}", self.name, values.join("|")),
+            ParamKind::Number { .. } => format!("--{} N", self.name),
+            ParamKind::Flag => format!("--{}", self.name),
+        }
+    }
+
+    /// What it accepts, in words: `a power of two from 2 to 4096 (default 8)`.
+    pub fn accepts(&self) -> String {
+        match self.kind {
+            ParamKind::Choice { values, default } => format!("{} (default {default})", values.join(" or ")),
+            ParamKind::Number {
+                min,
+                max,
+                default,
+                power_of_two,
+            } => format!(
+                "{} from {min} to {max} (default {default})",
+                if power_of_two {
+                    "a power of two"
+                } else {
+                    "a whole number"
+                }
+            ),
+            ParamKind::Flag => "a switch (off by default)".into(),
+        }
+    }
+
+    fn default_value(&self) -> ParamValue {
+        match self.kind {
+            ParamKind::Choice { default, .. } => ParamValue::Choice(default),
+            ParamKind::Number { default, .. } => ParamValue::Number(default),
+            ParamKind::Flag => ParamValue::Flag(false),
+        }
+    }
+
+    /// Parses `given` (`None` for a bare flag) against this param; the error is one line naming
+    /// what is accepted.
+    fn parse(&self, demo: &str, given: Option<&str>) -> Result<ParamValue, UsageError> {
+        let bad = |got: &str| {
+            UsageError(format!(
+                "demo `{demo}` takes --{} as {} (got `{}`)",
+                self.name,
+                self.accepts(),
+                crate::cli::escape_controls(got)
+            ))
+        };
+        match (self.kind, given) {
+            (ParamKind::Flag, None) => Ok(ParamValue::Flag(true)),
+            (ParamKind::Flag, Some(v)) => Err(bad(v)),
+            (_, None) => Err(bad("")),
+            (ParamKind::Choice { values, .. }, Some(v)) => values
+                .iter()
+                .find(|&&c| c == v)
+                .map(|&c| ParamValue::Choice(c))
+                .ok_or_else(|| bad(v)),
+            (
+                ParamKind::Number {
+                    min, max, power_of_two, ..
+                },
+                Some(v),
+            ) => match v.trim().replace('_', "").parse::<u64>() {
+                Ok(n) if (min..=max).contains(&n) && (!power_of_two || n.is_power_of_two()) => {
+                    Ok(ParamValue::Number(n))
+                }
+                _ => Err(bad(v)),
+            },
+        }
+    }
+}
+
+/// A resolved param value.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ParamValue {
+    /// A [`ParamKind::Choice`].
+    Choice(&'static str),
+    /// A [`ParamKind::Number`].
+    Number(u64),
+    /// A [`ParamKind::Flag`].
+    Flag(bool),
+}
+
+impl fmt::Display for ParamValue {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ParamValue::Choice(c) => f.write_str(c),
+            ParamValue::Number(n) => write!(f, "{n}"),
+            ParamValue::Flag(b) => write!(f, "{}", if *b { "on" } else { "off" }),
+        }
+    }
+}
+
+/// A demo's params, resolved: every param its spec declares, given or defaulted.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ParamValues(Vec<(&'static str, ParamValue)>);
+
+impl ParamValues {
+    /// Resolves the `given` (`--name`, value) pairs against `spec`: unknown names and bad values
+    /// are one-line errors naming what the demo accepts.
+    pub fn resolve(spec: &Spec, given: &[(String, Option<String>)]) -> Result<Self, UsageError> {
+        let mut values: Vec<(&'static str, ParamValue)> =
+            spec.params.iter().map(|p| (p.name, p.default_value())).collect();
+        for (name, value) in given {
+            let Some(param) = spec.params.iter().find(|p| p.name == name) else {
+                let takes = if spec.params.is_empty() {
+                    "no options of its own".to_string()
+                } else {
+                    spec.params.iter().map(Param::usage).collect::<Vec<_>>().join(", ")
+                };
+                return Err(UsageError(format!(
+                    "demo `{}` has no --{} (it takes {takes})",
+                    spec.name,
+                    crate::cli::escape_controls(name)
+                )));
+            };
+            let v = param.parse(spec.name, value.as_deref())?;
+            if let Some(slot) = values.iter_mut().find(|(n, _)| *n == param.name) {
+                slot.1 = v;
+            }
+        }
+        Ok(Self(values))
+    }
+
+    /// The defaults of `spec`'s params (what `run` uses without flags).
+    pub fn defaults(spec: &Spec) -> Self {
+        Self(spec.params.iter().map(|p| (p.name, p.default_value())).collect())
+    }
+
+    fn get(&self, name: &str) -> ParamValue {
+        self.0
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|&(_, v)| v)
+            .unwrap_or_else(|| panic!("no param `{name}` in this demo's spec"))
+    }
+
+    /// The value of a choice param.
+    ///
+    /// # Panics
+    /// When the spec declares no choice param `name` (a bug in the demo, not user input).
+    pub fn choice(&self, name: &str) -> &'static str {
+        match self.get(name) {
+            ParamValue::Choice(c) => c,
+            other => panic!("param `{name}` is not a choice: {other:?}"),
+        }
+    }
+
+    /// The value of a number param.
+    ///
+    /// # Panics
+    /// When the spec declares no number param `name`.
+    pub fn number(&self, name: &str) -> u64 {
+        match self.get(name) {
+            ParamValue::Number(n) => n,
+            other => panic!("param `{name}` is not a number: {other:?}"),
+        }
+    }
+
+    /// The value of a flag param.
+    ///
+    /// # Panics
+    /// When the spec declares no flag param `name`.
+    pub fn flag(&self, name: &str) -> bool {
+        match self.get(name) {
+            ParamValue::Flag(b) => b,
+            other => panic!("param `{name}` is not a flag: {other:?}"),
+        }
+    }
+
+    /// `(name, value)` pairs, in the spec's order, for printing.
+    pub fn pairs(&self) -> Vec<(&'static str, String)> {
+        self.0.iter().map(|(n, v)| (*n, v.to_string())).collect()
+    }
 }
 
 /// `max_iterations` of a demo whose run keeps nothing per iteration: the CLI's own bound.
@@ -385,7 +604,7 @@ impl Case {
 }
 
 /// `run`'s options, resolved against the demo's spec.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 pub struct RunOptions {
     /// Threads.
     pub threads: usize,
@@ -393,6 +612,8 @@ pub struct RunOptions {
     pub iterations: u64,
     /// How to pin the threads.
     pub pin: crate::hw::Pin,
+    /// The demo's own options ([`Spec::params`]), resolved.
+    pub params: ParamValues,
 }
 
 /// One measured or counted figure of a row.
@@ -515,6 +736,8 @@ pub struct RunOutput {
     pub threads: usize,
     /// Iterations (or rounds) per thread.
     pub iterations: u64,
+    /// The demo's own options as run (`[["mode", "tx"], ["descriptors", "8"]]`).
+    pub params: Vec<(&'static str, String)>,
     /// One row per case.
     pub rows: Vec<Row>,
     /// Honest notes (what the hardware cannot show, how to see it anyway).
@@ -530,6 +753,7 @@ impl RunOutput {
             demo: spec.name.into(),
             threads: opts.threads,
             iterations: opts.iterations,
+            params: opts.params.pairs(),
             rows: Vec::new(),
             notes: Vec::new(),
             series: Vec::new(),

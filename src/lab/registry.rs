@@ -3,7 +3,7 @@
 //! Everything else (`list`, the possible values of `<DEMO>`, the matrix, the README's concept
 //! table, the test that exercises every demo) is derived from this list and the demos' specs.
 
-use super::{drive, Demo, Group, UsageError};
+use super::{drive, Demo, Group, Param, UsageError};
 use crate::concurrency;
 
 /// Every demo the lab has built, in the order `list` shows them.
@@ -93,4 +93,19 @@ pub fn find(name: &str) -> Result<&'static dyn Demo, UsageError> {
 /// The registered demos that make the seed demo `title` real.
 pub fn demos_of(title: &str) -> impl Iterator<Item = &'static dyn Demo> + '_ {
     DEMOS.iter().copied().filter(move |d| d.spec().seed_title == title)
+}
+
+/// Every demo's own `run` options, one entry per name, with the demos that take it: the command
+/// line offers them all on `run` (a name shared by two demos must mean the same kind of value).
+pub fn params() -> Vec<(Param, Vec<&'static str>)> {
+    let mut all: Vec<(Param, Vec<&'static str>)> = Vec::new();
+    for demo in DEMOS {
+        for p in demo.spec().params {
+            match all.iter_mut().find(|(q, _)| q.name == p.name) {
+                Some((_, demos)) => demos.push(demo.spec().name),
+                None => all.push((*p, vec![demo.spec().name])),
+            }
+        }
+    }
+    all
 }

@@ -111,9 +111,10 @@ pub fn markdown_table() -> String {
 /// parallelism verdicts and the notes.
 pub fn run(out: &RunOutput, pinned: bool) -> String {
     let mut s = String::new();
+    let params: String = out.params.iter().map(|(n, v)| format!(", --{n} {v}")).collect();
     let _ = writeln!(
         s,
-        "{} — {} thread(s), {} iterations each, {}",
+        "{} — {} thread(s), {} iterations each, {}{params}",
         out.demo,
         out.threads,
         out.iterations,

@@ -36,6 +36,7 @@ const fn spec(name: &'static str, lesson: &'static str, pair: &'static str) -> S
         max_iterations: NO_ITERATION_LIMIT,
         loom_false_positive: None,
         feature: None,
+        params: &[],
     }
 }
 

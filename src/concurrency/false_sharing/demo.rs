@@ -34,6 +34,7 @@ static SPEC: Spec = Spec {
     max_iterations: NO_ITERATION_LIMIT,
     loom_false_positive: None,
     feature: None,
+    params: &[],
 };
 
 impl Demo for FalseSharingDemo {

@@ -64,6 +64,7 @@ const fn spec(
             _ => Some(Mode::SeqCst),
         },
         feature: None,
+        params: &[],
     }
 }
 

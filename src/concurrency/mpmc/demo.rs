@@ -43,6 +43,7 @@ static SPEC: Spec = Spec {
     max_iterations: (MAX_VALUES, WHY),
     loom_false_positive: None,
     feature: None,
+    params: &[],
 };
 
 impl Demo for MpmcDemo {

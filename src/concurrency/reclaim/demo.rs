@@ -54,6 +54,7 @@ pub static RCU: RcuDemo = RcuDemo {
         ),
         loom_false_positive: None,
         feature: FEATURE,
+        params: &[],
     },
     broken: Broken::FreeAtOnce,
 };
@@ -79,6 +80,7 @@ pub static RCU_GRACE: RcuDemo = RcuDemo {
         max_iterations: NO_ITERATION_LIMIT,
         loom_false_positive: None,
         feature: FEATURE,
+        params: &[],
     },
     broken: Broken::AcqRelGrace,
 };
