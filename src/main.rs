@@ -238,20 +238,29 @@ fn spinner(message: String) -> ProgressBar {
     bar
 }
 
-fn run(
-    name: &str,
+/// `run`'s options as given.
+struct RunArgs {
     variant: Option<Variant>,
     ordering: Option<Mode>,
     threads: Option<u16>,
     iterations: Option<u64>,
     pin: bool,
-    params: &[(String, Option<String>)],
-    json: bool,
-) -> Result<(), UsageError> {
+    params: Vec<(String, Option<String>)>,
+}
+
+fn run(name: &str, args: RunArgs, json: bool) -> Result<(), UsageError> {
+    let RunArgs {
+        variant,
+        ordering,
+        threads,
+        iterations,
+        pin,
+        params,
+    } = args;
     let demo = registry::find(name)?;
     let cases = lab::cases(demo, variant, ordering)?;
     let bar = spinner(format!("running {name} on real cores"));
-    let out = lab::run(demo, &cases, threads.map(usize::from), iterations, pin, params);
+    let out = lab::run(demo, &cases, threads.map(usize::from), iterations, pin, &params);
     bar.finish_and_clear();
     let out = out?;
     if json {
