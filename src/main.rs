@@ -163,7 +163,16 @@ fn main() {
             pin: _,
             no_pin,
         }) => run(
-            &demo, variant, ordering, threads, iterations, !no_pin, &params, cli.json,
+            &demo,
+            RunArgs {
+                variant,
+                ordering,
+                threads,
+                iterations,
+                pin: !no_pin,
+                params,
+            },
+            cli.json,
         ),
         Some(Command::Check {
             demo,
