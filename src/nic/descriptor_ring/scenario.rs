@@ -4,61 +4,78 @@
 use super::sync::{spin_loop, thread};
 use crate::nic::descriptor_ring::{flag_name, RxDeviceSide, RxDriverSide, TxDeviceSide, TxDriverSide, OWN};
 
-/// TX hand-off (2 descriptors): the driver posts packet 1, rings the doorbell and tries once to
-/// reap it; the NIC tries once to fetch and complete it. If the NIC fetched, the descriptor must
-/// be whole (`torn descriptor`); if the driver reaped, the status must be packet 1's (`stale
-/// completion`).
+/// TX hand-off (2 descriptors): the driver posts packet 1, rings the doorbell and polls until
+/// it reaps it; the NIC polls until the doorbell shows the descriptor, fetches and completes it.
+/// The descriptor the NIC fetched must be whole (`torn descriptor`) and the status the driver
+/// reaped packet 1's (`stale completion`). (Polling, with a checker yield per poll, rather than one
+/// try each: loom 0.7 explored 41 executions of the one-try RX version and missed its bug.)
 pub fn tx_handoff<D: TxDriverSide, V: TxDeviceSide>(make: fn(usize) -> (D, V)) {
     let (mut driver, mut nic) = make(2);
     let drv = thread::spawn(move || {
         assert!(driver.post(1), "lost packet: an empty ring refused a post");
         driver.ring_doorbell();
-        if let Some(done) = driver.reap() {
-            assert_eq!(
-                done.status, done.seq,
-                "stale completion: the driver saw DD on d{} but read status {}; the NIC wrote back {}",
-                done.desc, done.status, done.seq
-            );
-        }
+        let done = loop {
+            match driver.reap() {
+                Some(done) => break done,
+                None => spin_loop(),
+            }
+        };
+        assert_eq!(
+            done.status, done.seq,
+            "stale completion: the driver saw DD on d{} but read status {}; the NIC wrote back {}",
+            done.desc, done.status, done.seq
+        );
     });
     let dev = thread::spawn(move || {
-        if let Some(seen) = nic.fetch() {
-            if let Some(why) = seen.torn(1) {
-                panic!("{why}");
+        let seen = loop {
+            match nic.fetch() {
+                Some(seen) => break seen,
+                None => spin_loop(),
             }
-            nic.complete();
+        };
+        if let Some(why) = seen.torn(1) {
+            panic!("{why}");
         }
+        nic.complete();
     });
     drv.join().unwrap();
     dev.join().unwrap();
 }
 
-/// RX hand-off (2 descriptors): the driver posts a buffer, rings the doorbell and tries once to
-/// reap; the NIC tries once to DMA packet 1 and complete it. The NIC must find the descriptor
-/// OWNed (`descriptor not handed over`); the driver, if it reaped, must read packet 1 and its
-/// length (`stale read`).
+/// RX hand-off (2 descriptors): the driver posts a buffer, rings the doorbell and polls until
+/// it reaps a packet; the NIC polls until the doorbell shows the descriptor, DMAs packet 1 and
+/// completes it. The NIC must find the descriptor OWNed (`descriptor not handed over`); the
+/// driver must read packet 1 and its length (`stale read`).
 pub fn rx_handoff<D: RxDriverSide, V: RxDeviceSide>(make: fn(usize) -> (D, V)) {
     let (mut driver, mut nic) = make(2);
     let drv = thread::spawn(move || {
         assert!(driver.post(), "lost packet: an empty ring refused a post");
         driver.ring_doorbell();
-        if let Some(got) = driver.reap() {
-            if let Some(why) = got.stale(1) {
-                panic!("{why}");
+        let got = loop {
+            match driver.reap() {
+                Some(got) => break got,
+                None => spin_loop(),
             }
+        };
+        if let Some(why) = got.stale(1) {
+            panic!("{why}");
         }
     });
     let dev = thread::spawn(move || {
-        if let Some(taken) = nic.dma(1) {
-            assert_eq!(
-                taken.flags,
-                OWN,
-                "descriptor not handed over: the NIC took d{} with flags {} after the doorbell",
-                taken.desc,
-                flag_name(taken.flags)
-            );
-            nic.complete();
-        }
+        let taken = loop {
+            match nic.dma(1) {
+                Some(taken) => break taken,
+                None => spin_loop(),
+            }
+        };
+        assert_eq!(
+            taken.flags,
+            OWN,
+            "descriptor not handed over: the NIC took d{} with flags {} after the doorbell",
+            taken.desc,
+            flag_name(taken.flags)
+        );
+        nic.complete();
     });
     drv.join().unwrap();
     dev.join().unwrap();

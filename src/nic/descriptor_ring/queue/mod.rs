@@ -55,9 +55,10 @@
 //! **`early_clear.rs`: the flag cleared before the value is read**:
 //! 1. the consumer sees slot 0 full and clears its flag (Release) — before reading the value;
 //! 2. the producer sees slot 0 empty and writes 2 into it;
-//! 3. the consumer reads slot 0 and gets 2, not the 1 it saw flagged: a lost item. This is an
-//!    interleaving, not a weak-memory effect: loom reports the race on the slot, shuttle sees the
-//!    wrong value, and x86 could show it too.
+//! 3. the consumer reads slot 0 and gets 2, not the 1 it saw flagged: a lost item. loom reports
+//!    the race on the slot. shuttle cannot: it switches threads only at its own operations, and
+//!    none lies between the clear and the read. x86 could show it (it is an interleaving, not a
+//!    reordering), but as a data race on plain memory it is not run on real threads.
 //!
 //! Both are data races on the plain value, undefined behaviour on real threads, so they exist only
 //! for the checkers (`loom::broken`, `shuttle::early_clear`, no `real::broken`):
