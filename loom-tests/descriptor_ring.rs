@@ -212,7 +212,11 @@ fn replay_draws_every_descriptor_through_free_own_dd_free() {
         // TX: setup, post 3, doorbell, DMA d0, DD d0, d1-d2, reap.
         assert_eq!(flags(0), vec![FREE; 8]);
         assert_eq!(&flags(1)[..4], &[OWN, OWN, OWN, FREE]);
-        assert_eq!((steps[1].view.tail, steps[2].view.tail), (0, 3), "the doorbell moves TAIL");
+        assert_eq!(
+            (steps[1].view.tail, steps[2].view.tail),
+            (0, 3),
+            "the doorbell moves TAIL"
+        );
         assert_eq!(&flags(4)[..3], &[DD, OWN, OWN]);
         assert_eq!(steps[5].view.head, 3);
         assert_eq!(flags(6), vec![FREE; 8], "the reap frees every descriptor");

@@ -41,7 +41,8 @@ pub struct CoreRun {
     pub stale: u64,
     /// TAIL writes (MMIO doorbells).
     pub doorbells: u64,
-    /// Descriptors in flight (posted, not yet reaped), sampled by the driver after every doorbell.
+    /// Descriptors in flight: TAIL − HEAD as the NIC sees it, sampled at every descriptor it
+    /// takes (the one it takes included).
     pub in_flight_mean: f64,
     /// The most in flight at one sample.
     pub in_flight_max: usize,
@@ -68,14 +69,20 @@ impl CoreRun {
 struct DriverTally {
     stale: u64,
     doorbells: u64,
+}
+
+/// The NIC's tallies.
+#[derive(Default)]
+struct NicTally {
+    torn: u64,
     samples: u64,
     in_flight_sum: u64,
     in_flight_max: usize,
 }
 
-impl DriverTally {
-    fn doorbell(&mut self, in_flight: usize) {
-        self.doorbells += 1;
+impl NicTally {
+    fn took(&mut self, in_flight: usize, torn: bool) {
+        self.torn += u64::from(torn);
         self.samples += 1;
         self.in_flight_sum += in_flight as u64;
         self.in_flight_max = self.in_flight_max.max(in_flight);
@@ -99,26 +106,26 @@ pub fn run_on_cores(variant: Variant, mode: Mode, descriptors: usize, packets: u
 /// The result of one side: the driver's tally or the NIC's torn count.
 enum Side {
     Driver(DriverTally),
-    Nic(u64),
+    Nic(NicTally),
 }
 
 fn finish(results: Vec<(Side, Instant, Instant)>, packets: u64, parallelism: Parallelism) -> CoreRun {
     let start = results.iter().map(|r| r.1).min().expect("two threads");
     let end = results.iter().map(|r| r.2).max().expect("two threads");
-    let (mut driver, mut torn) = (DriverTally::default(), 0);
+    let (mut driver, mut nic) = (DriverTally::default(), NicTally::default());
     for (side, ..) in results {
         match side {
             Side::Driver(t) => driver = t,
-            Side::Nic(n) => torn = n,
+            Side::Nic(t) => nic = t,
         }
     }
     CoreRun {
         packets,
-        torn,
+        torn: nic.torn,
         stale: driver.stale,
         doorbells: driver.doorbells,
-        in_flight_mean: driver.in_flight_sum as f64 / driver.samples.max(1) as f64,
-        in_flight_max: driver.in_flight_max,
+        in_flight_mean: nic.in_flight_sum as f64 / nic.samples.max(1) as f64,
+        in_flight_max: nic.in_flight_max,
         wall: end - start,
         parallelism,
     }
@@ -141,7 +148,7 @@ fn tx<D: TxDriverSide, V: TxDeviceSide>((driver, nic): (D, V), packets: u64, pin
                 }
                 let mut progress = false;
                 if driver.ring_doorbell() {
-                    t.doorbell(driver.in_flight());
+                    t.doorbells += 1;
                     progress = true;
                 }
                 while let Some(done) = driver.reap() {
@@ -160,13 +167,11 @@ fn tx<D: TxDriverSide, V: TxDeviceSide>((driver, nic): (D, V), packets: u64, pin
             Side::Driver(t)
         } else {
             let mut nic = halves.lock().unwrap().1.take().expect("one NIC");
-            let (mut expected, mut torn) = (1u64, 0u64);
+            let (mut expected, mut t) = (1u64, NicTally::default());
             while expected <= packets {
                 match nic.fetch() {
                     Some(seen) => {
-                        if seen.torn(expected).is_some() {
-                            torn += 1;
-                        }
+                        t.took(nic.backlog(), seen.torn(expected).is_some());
                         nic.complete();
                         expected += 1;
                         backoff.reset();
@@ -174,7 +179,7 @@ fn tx<D: TxDriverSide, V: TxDeviceSide>((driver, nic): (D, V), packets: u64, pin
                     None => backoff.snooze(),
                 }
             }
-            Side::Nic(torn)
+            Side::Nic(t)
         };
         (side, start, Instant::now())
     });
@@ -194,7 +199,7 @@ fn rx<D: RxDriverSide, V: RxDeviceSide>((driver, nic): (D, V), packets: u64, pin
                 let mut progress = false;
                 while driver.post() {}
                 if driver.ring_doorbell() {
-                    t.doorbell(driver.in_flight());
+                    t.doorbells += 1;
                     progress = true;
                 }
                 while let Some(got) = driver.reap() {
@@ -213,13 +218,11 @@ fn rx<D: RxDriverSide, V: RxDeviceSide>((driver, nic): (D, V), packets: u64, pin
             Side::Driver(t)
         } else {
             let mut nic = halves.lock().unwrap().1.take().expect("one NIC");
-            let (mut seq, mut torn) = (1u64, 0u64);
+            let (mut seq, mut t) = (1u64, NicTally::default());
             while seq <= packets {
                 match nic.dma(seq) {
                     Some(taken) => {
-                        if taken.flags != super::OWN {
-                            torn += 1;
-                        }
+                        t.took(nic.backlog(), taken.flags != super::OWN);
                         nic.complete();
                         seq += 1;
                         backoff.reset();
@@ -227,7 +230,7 @@ fn rx<D: RxDriverSide, V: RxDeviceSide>((driver, nic): (D, V), packets: u64, pin
                     None => backoff.snooze(),
                 }
             }
-            Side::Nic(torn)
+            Side::Nic(t)
         };
         (side, start, Instant::now())
     });

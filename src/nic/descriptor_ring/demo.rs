@@ -20,7 +20,8 @@ static SPEC: Spec = Spec {
     module: "nic/descriptor_ring",
     group: Group::Nic,
     seed_title: "Descriptor ring (RX/TX)",
-    lesson: "the doorbell (TAIL) must be published after the descriptors (wmb), and DD read before the length (dma_rmb)",
+    lesson:
+        "the doorbell (TAIL) must be published after the descriptors (wmb), and DD read before the length (dma_rmb)",
     pair: "Relaxed TX doorbell and Relaxed RX DD load → Release doorbell, Acquire DD",
     variants: Variants::BrokenFixed,
     can: Can {
@@ -90,22 +91,24 @@ impl Demo for DescriptorRingDemo {
         }
         out.notes.push(match mode {
             Mode::Tx => format!(
-                "measured: {} ring of {descriptors} descriptors (at most {} in flight: one stays free); the driver \
-                 fills up to {} descriptors, then rings the doorbell once (xmit_more); in flight = posted and not yet \
-                 reaped, sampled at every doorbell; the NIC checks every descriptor it fetches against the packet's \
-                 sequence number",
-                mode.name(),
+                "measured: tx ring of {descriptors} descriptors (at most {} in flight: one stays free); the driver \
+                 fills up to {} descriptors, then rings the doorbell once (xmit_more), and reaps what has DD; the NIC \
+                 checks every descriptor it fetches against the packet's sequence number",
                 descriptors - 1,
                 super::cores::TX_BATCH
             ),
             Mode::Rx => format!(
-                "measured: {} ring of {descriptors} descriptors (at most {} buffers posted: one stays free); the \
-                 driver reaps what has DD, re-posts that many buffers and rings the doorbell once per refill; it \
-                 checks every packet's length and sequence number",
-                mode.name(),
+                "measured: rx ring of {descriptors} descriptors (at most {} buffers posted: one stays free); the \
+                 driver reaps what has DD, checks every packet's length and sequence number, re-posts that many \
+                 buffers and rings the doorbell once per refill",
                 descriptors - 1
             ),
         });
+        out.notes.push(
+            "in flight = TAIL − HEAD as the NIC sees it (descriptors handed to it, doorbell rung, not yet completed), \
+             sampled at every descriptor it takes"
+                .into(),
+        );
         if cases.iter().any(|c| c.variant() == Variant::Broken) {
             out.notes.push(format!("broken: {X86_NOTE}"));
         }
@@ -148,7 +151,10 @@ impl Demo for DescriptorRingDemo {
                     for s in check::readable(&failure.trace) {
                         text.push_str(&format!("      {s}\n"));
                     }
-                    text.push_str(&format!("      => {}", failure.message.lines().next().unwrap_or_default()));
+                    text.push_str(&format!(
+                        "      => {}",
+                        failure.message.lines().next().unwrap_or_default()
+                    ));
                     steps.push(text);
                 }
                 "loom found both: the NIC fetched a half-written descriptor (TX) and the driver read a stale length \

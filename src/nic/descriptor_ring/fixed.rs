@@ -227,6 +227,10 @@ pub struct TxDevice {
 }
 
 impl TxDeviceSide for TxDevice {
+    fn backlog(&self) -> usize {
+        self.tail.wrapping_sub(self.head) & self.shared.mask()
+    }
+
     fn fetch(&mut self) -> Option<TxFetched> {
         if self.head == self.tail {
             // ORDERING: Acquire [tx-doorbell] — pairs with the driver's Release doorbell: the descriptors before it are visible.
@@ -389,6 +393,10 @@ pub struct RxDevice {
 }
 
 impl RxDeviceSide for RxDevice {
+    fn backlog(&self) -> usize {
+        self.tail.wrapping_sub(self.head) & self.shared.mask()
+    }
+
     fn dma(&mut self, seq: u64) -> Option<RxTaken> {
         if self.head == self.tail {
             // ORDERING: Acquire [rx-refill] — pairs with the driver's Release doorbell: the posted buffers are visible.

@@ -256,6 +256,9 @@ pub trait TxDriverSide: Send + 'static {
 
 /// The NIC's side of a TX ring.
 pub trait TxDeviceSide: Send + 'static {
+    /// Descriptors the NIC owns as of its last TAIL read: TAIL − HEAD (mod N), including the
+    /// one it is working on.
+    fn backlog(&self) -> usize;
     /// Reads the descriptor at HEAD and its packet (a DMA read), if the doorbell covers it.
     fn fetch(&mut self) -> Option<TxFetched>;
     /// Writes back the fetched descriptor's status, sets DD and advances HEAD.
@@ -280,6 +283,9 @@ pub trait RxDriverSide: Send + 'static {
 
 /// The NIC's side of an RX ring.
 pub trait RxDeviceSide: Send + 'static {
+    /// Descriptors the NIC owns as of its last TAIL read: TAIL − HEAD (mod N), including the
+    /// one it is working on.
+    fn backlog(&self) -> usize;
     /// Takes the descriptor at HEAD, if the doorbell covers it, and DMAs packet `seq` into its
     /// buffer.
     fn dma(&mut self, seq: u64) -> Option<RxTaken>;

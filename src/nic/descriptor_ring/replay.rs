@@ -31,32 +31,42 @@ impl std::fmt::Display for ReplayStep {
         let row = |cells: Vec<String>| cells.iter().map(|c| format!("{c:<W$}")).collect::<String>();
         let names = row((0..n).map(|i| format!("d{i}")).collect());
         let flags = row(self.view.descs.iter().map(|d| flag_name(d.flags).to_string()).collect());
-        let bufs = row(
-            self.view
-                .descs
-                .iter()
-                .map(|d| {
-                    if d.flags == FREE {
-                        "·".to_string()
-                    } else {
-                        format!("b{}", d.buffer)
-                    }
-                })
-                .collect(),
-        );
-        let marks = row(
-            (0..n)
-                .map(|i| match (i == self.view.head, i == self.view.tail) {
-                    (true, true) => "H T".to_string(),
-                    (true, false) => "H".to_string(),
-                    (false, true) => "T".to_string(),
-                    _ => String::new(),
-                })
-                .collect(),
-        );
+        let bufs = row(self
+            .view
+            .descs
+            .iter()
+            .map(|d| {
+                if d.flags == FREE {
+                    "·".to_string()
+                } else {
+                    format!("b{}", d.buffer)
+                }
+            })
+            .collect());
+        let lens = row(self
+            .view
+            .descs
+            .iter()
+            .map(|d| {
+                if d.flags == FREE || d.len == 0 {
+                    "·".to_string()
+                } else {
+                    d.len.to_string()
+                }
+            })
+            .collect());
+        let marks = row((0..n)
+            .map(|i| match (i == self.view.head, i == self.view.tail) {
+                (true, true) => "H T".to_string(),
+                (true, false) => "H".to_string(),
+                (false, true) => "T".to_string(),
+                _ => String::new(),
+            })
+            .collect());
         writeln!(f, "      {} ring   {}", self.ring, names.trim_end())?;
         writeln!(f, "      flags     {}", flags.trim_end())?;
         writeln!(f, "      buffer    {}", bufs.trim_end())?;
+        writeln!(f, "      length    {}", lens.trim_end())?;
         writeln!(f, "                {}", marks.trim_end())?;
         write!(
             f,
