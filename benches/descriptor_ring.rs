@@ -256,7 +256,10 @@ fn bench(c: &mut Criterion) {
         vec![
             ("fixed", Box::new(|n| transfer::<FlagQueue>(4096, n, &mut x()))),
             ("baseline-rtrb", Box::new(|n| transfer::<Rtrb>(4096, n, &mut x()))),
-            ("baseline-lab-spsc", Box::new(|n| transfer::<LabSpsc>(4096, n, &mut x()))),
+            (
+                "baseline-lab-spsc",
+                Box::new(|n| transfer::<LabSpsc>(4096, n, &mut x())),
+            ),
         ],
     );
     common::paired(

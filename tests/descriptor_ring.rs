@@ -28,7 +28,10 @@ fn ring_keeps_one_descriptor_free_and_the_nic_sees_nothing_before_the_doorbell()
         for seq in 1..n as u64 {
             assert!(driver.post(seq), "d{} of {n} refused", seq - 1);
         }
-        assert!(!driver.post(99), "a ring of {n} accepted {n} descriptors: TAIL would equal HEAD");
+        assert!(
+            !driver.post(99),
+            "a ring of {n} accepted {n} descriptors: TAIL would equal HEAD"
+        );
         assert!(nic.fetch().is_none(), "the NIC saw a descriptor before the doorbell");
         assert!(driver.ring_doorbell());
         assert!(!driver.ring_doorbell(), "a second doorbell with nothing new");
