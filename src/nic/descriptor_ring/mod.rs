@@ -74,8 +74,10 @@
 //! | real x86-64 | **never**: TSO keeps the driver's stores in order (Release is a plain `mov`), so `run --variant broken` counts 0 torn descriptors | **never**: x86 keeps loads in order |
 //!
 //! ARM and POWER reorder both (a store may pass an earlier store, a load an earlier load): that is
-//! why Linux needs `wmb()` before the tail write and `dma_rmb()` after the DD check there, and why
-//! both cost nothing on x86 (`wmb()` is a compiler barrier there for coherent memory).
+//! why Linux needs `wmb()` before the tail write and `dma_rmb()` after the DD check there. On x86
+//! the Release store and the Acquire load here are plain `mov`s, and Linux's `dma_rmb()` is only a
+//! compiler barrier; its `wmb()` is an `sfence` there, for the MMIO doorbell and write-combining
+//! stores a real NIC involves, which a doorbell that is an ordinary store to memory does not need.
 //!
 //! ## The same design as a queue
 //! [`queue`] is this ring without the registers: an SPSC queue whose consumer polls the full flag

@@ -26,7 +26,7 @@
 //! - **A slot is a flag and a value side by side** (16 bytes for a `u64`, four to a cache line).
 //!   A separate flag array would put them on different lines and lose the point (measured 4-7×
 //!   slower in published slot-flag results).
-//! - **Exact `try` semantics.** `push` reports [`Full`](crate::spsc::Full) only when the slot at
+//! - **Exact `try` semantics.** `push` reports [`Full`] only when the slot at
 //!   its position still holds an item, which, since the consumer frees slots in order, means
 //!   every slot does; `pop` returns `None` only when the slot at its position is empty.
 //! - **Producer look-ahead** (B-Queue, JCTools' `SpscArrayQueue`): when the producer has no slot
