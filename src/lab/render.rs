@@ -50,6 +50,9 @@ pub fn list() -> String {
                     format!("[{title}]"),
                     d.spec().lesson
                 );
+                for p in d.spec().params {
+                    let _ = writeln!(s, "  {:<17} {:<22} {}: {}", "", p.usage(), p.help, p.accepts());
+                }
             }
         }
         if !missing.is_empty() {
