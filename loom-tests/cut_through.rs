@@ -173,7 +173,11 @@ fn play<M: cut_through::Forward>(mode: Mode, abort: bool, interleave: bool) -> (
 fn real_replay_cut_through_streamed_aborted_frame_fixed_poisons_broken_sends_good() {
     let (fixed, wire) = play::<real::fixed::Mac>(Mode::CutThrough, true, true);
     assert_eq!(fixed, Outcome::Poisoned);
-    assert_eq!(wire.frames[0].bytes.len(), 300, "its head had left: every byte went out");
+    assert_eq!(
+        wire.frames[0].bytes.len(),
+        300,
+        "its head had left: every byte went out"
+    );
     assert_eq!(receive(&wire, 0), None, "the receiver drops a poisoned frame");
     let (broken, wire) = play::<real::broken::Mac>(Mode::CutThrough, true, true);
     assert_eq!(broken, Outcome::Sent);
@@ -209,10 +213,16 @@ fn real_replay_good_frames_arrive_intact_in_every_mode() {
 fn real_replay_step_shows_the_seed_scenes_from_real_state() {
     let (steps, outcome) = cut_through::replay(lockfree_lab::Variant::Broken);
     assert!(outcome.contains(BAD_AS_GOOD), "{outcome}");
-    assert!(outcome.contains("t=6 under store-and-forward, t=1 under cut-through"), "{outcome}");
+    assert!(
+        outcome.contains("t=6 under store-and-forward, t=1 under cut-through"),
+        "{outcome}"
+    );
     let (_, outcome) = cut_through::replay(lockfree_lab::Variant::Fixed);
     assert!(outcome.contains("poisoned"), "{outcome}");
-    assert!(steps.iter().any(|s| s.frame == "xxxxxx"), "the aborted store-and-forward frame is dropped");
+    assert!(
+        steps.iter().any(|s| s.frame == "xxxxxx"),
+        "the aborted store-and-forward frame is dropped"
+    );
 }
 
 #[test]

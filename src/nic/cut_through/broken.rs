@@ -65,10 +65,8 @@ impl Mac {
         }
         if self.mode == Mode::CutThrough && !self.streaming && !self.held.is_empty() {
             // The ring is dry and the frame is incomplete: start it on the wire now.
-            wire.start(self.held[0].frame);
-            for chunk in self.held.drain(..) {
-                wire.send(&chunk);
-            }
+            wire.start(self.held[0].frame, &self.held);
+            self.held.clear();
             self.streaming = true;
         }
         None
@@ -82,10 +80,8 @@ impl Mac {
             self.held.clear();
             return Outcome::Dropped;
         }
-        wire.start(frame);
-        for chunk in self.held.drain(..) {
-            wire.send(&chunk);
-        }
+        wire.start(frame, &self.held);
+        self.held.clear();
         wire.end(false);
         Outcome::Sent
     }

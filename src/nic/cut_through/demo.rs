@@ -1,12 +1,14 @@
 //! The `cut-through` demo: time to first and last byte, store-and-forward vs cut-through, on two
 //! pinned cores; and the aborted frame the broken MAC sends as good.
 
-use super::{loom, replay, run_on_cores, shuttle, Chunk, CoreRun, LineRate, Mode, ABORT_EVERY, FRAME_SIZES};
+use super::{
+    compare_on_cores, loom, replay, run_on_cores, shuttle, Chunk, CoreRun, LineRate, Mode, ABORT_EVERY, FRAME_SIZES,
+};
 use crate::check::Report;
 use crate::hw::Pin;
 use crate::lab::{
-    BugClass, Can, Case, Checker, Demo, Detection, Figure, Group, Param, ParamKind, Replay, Row, RunOptions,
-    RunOutput, Spec, Threads, UsageError, Variant, Variants,
+    BugClass, Can, Case, Checker, Demo, Detection, Figure, Group, Param, ParamKind, Replay, Row, RunOptions, RunOutput,
+    Spec, Threads, UsageError, Variant, Variants,
 };
 
 /// The model's frames: a good one, then one its sender aborts; two chunks each (64 + 36 bytes).
@@ -91,18 +93,22 @@ impl Demo for CutThroughDemo {
         let mut out = RunOutput::new(&SPEC, opts);
         let sizes: Vec<usize> = match opts.params.choice("frame") {
             "all" => FRAME_SIZES.to_vec(),
-            n => vec![n.parse().map_err(|_| UsageError(format!("cut-through: bad --frame {n}")))?],
+            n => vec![n
+                .parse()
+                .map_err(|_| UsageError(format!("cut-through: bad --frame {n}")))?],
         };
         let line = match opts.params.choice("line-rate") {
             "off" => LineRate::Unpaced,
-            g => LineRate::Gbps(g.parse().map_err(|_| UsageError(format!("cut-through: bad --line-rate {g}")))?),
+            g => LineRate::Gbps(
+                g.parse()
+                    .map_err(|_| UsageError(format!("cut-through: bad --line-rate {g}")))?,
+            ),
         };
         let mut misordered = 0;
         for case in cases {
             let variant = case.variant();
             for &size in &sizes {
-                let sf = run_on_cores(variant, Mode::StoreAndForward, size, opts.iterations, line, opts.pin);
-                let ct = run_on_cores(variant, Mode::CutThrough, size, opts.iterations, line, opts.pin);
+                let [sf, ct] = compare_on_cores(variant, size, opts.iterations, line, opts.pin);
                 misordered += sf.misordered + ct.misordered;
                 let gain = sf.first_byte.p50 / ct.first_byte.p50.max(1.0);
                 if variant == Variant::Fixed || cases.len() == 1 {

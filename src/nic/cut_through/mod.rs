@@ -146,7 +146,11 @@ pub fn chunks(frame: u32, bytes: &[u8], abort: bool) -> impl Iterator<Item = Chu
             frame,
             index: i as u16,
             len: part.len() as u8,
-            flags: if last { Chunk::LAST | if abort { Chunk::ABORT } else { 0 } } else { 0 },
+            flags: if last {
+                Chunk::LAST | if abort { Chunk::ABORT } else { 0 }
+            } else {
+                0
+            },
             data,
         }
     })
@@ -192,9 +196,10 @@ pub enum Outcome {
 
 /// The wire side of the MAC: where a frame's bytes go.
 pub trait Wire {
-    /// The first byte of frame `frame` goes out now.
-    fn start(&mut self, frame: u32);
-    /// `chunk`'s bytes go out, after the frame's earlier ones.
+    /// Frame `frame` starts now with `buffered`, its first chunks, which were already in the
+    /// NIC (all of them under store-and-forward).
+    fn start(&mut self, frame: u32, buffered: &[Chunk]);
+    /// `chunk`, just taken from the ring, goes out after the frame's earlier bytes.
     fn send(&mut self, chunk: &Chunk);
     /// The frame ends: the MAC appends the FCS, poisoned (deliberately wrong) when `poisoned`.
     fn end(&mut self, poisoned: bool);
@@ -248,7 +253,11 @@ pub fn crc32(bytes: &[u8]) -> u32 {
     for &b in bytes {
         crc ^= u32::from(b);
         for _ in 0..8 {
-            crc = if crc & 1 != 0 { (crc >> 1) ^ 0xEDB8_8320 } else { crc >> 1 };
+            crc = if crc & 1 != 0 {
+                (crc >> 1) ^ 0xEDB8_8320
+            } else {
+                crc >> 1
+            };
         }
     }
     !crc
@@ -276,12 +285,15 @@ pub struct Recorder {
 }
 
 impl Wire for Recorder {
-    fn start(&mut self, frame: u32) {
+    fn start(&mut self, frame: u32, buffered: &[Chunk]) {
         self.frames.push(OnWire {
             frame,
             bytes: Vec::new(),
             fcs: None,
         });
+        for chunk in buffered {
+            self.send(chunk);
+        }
     }
     fn send(&mut self, chunk: &Chunk) {
         let on = self.frames.last_mut().expect("a chunk is sent inside a started frame");
@@ -334,9 +346,12 @@ impl LineRate {
     }
 }
 
-/// The timed wire of a real-core run: copies each chunk into a frame buffer, busy-waits the
-/// modelled serialisation time, and stamps each frame's first and last byte. It computes no FCS
-/// (a MAC does that in hardware, at line rate) and records whether the frame ended poisoned.
+/// The timed wire of a real-core run. It stamps each frame's first byte when the MAC starts it,
+/// copies every chunk into a frame buffer, and computes when the last byte has left: each chunk is
+/// serialised at the modelled line rate from when the previous one finished or when it arrived
+/// (was taken from the ring), whichever is later — arithmetic, not a busy-wait, so the clock reads
+/// and copies of the simulation never stretch the modelled wire. It computes no FCS (a MAC does
+/// that in hardware, at line rate) and records whether the frame ended poisoned.
 #[derive(Debug)]
 struct TimedWire {
     ps_per_byte: Option<u64>,
@@ -346,14 +361,17 @@ struct TimedWire {
     /// The current frame and the chunk expected next.
     frame: u32,
     next_index: u16,
-    /// Serialisation clock of the current frame: `sent_ps` picoseconds of bytes since `base`.
-    base: Instant,
-    sent_ps: u64,
+    /// When the current frame's first byte left.
     first: Instant,
+    /// When the bytes sent so far finish serialising: `first` plus the frame's serialisation
+    /// time, plus every stall.
+    done: Instant,
+    /// Picoseconds of serialisation not yet added to `done` (it counts whole nanoseconds).
+    carry_ps: u64,
     /// Per frame, in order: `(first byte, last byte, poisoned)`, or `None` if dropped whole.
     ends: Vec<Option<(Instant, Instant, bool)>>,
-    /// Chunks that arrived after the wire had finished the previous one, mid-frame (a real NIC
-    /// would underrun here).
+    /// Streamed chunks that arrived after the wire had finished the previous one (the host was
+    /// slower than the line: a real NIC would underrun here).
     stalls: u64,
     /// Chunks out of order or of the wrong frame (0 when the ring is correct).
     misordered: u64,
@@ -368,24 +386,17 @@ impl TimedWire {
             filled: 0,
             frame: 0,
             next_index: 0,
-            base: now,
-            sent_ps: 0,
             first: now,
+            done: now,
+            carry_ps: 0,
             ends: Vec::with_capacity(frames),
             stalls: 0,
             misordered: 0,
         }
     }
-}
 
-impl Wire for TimedWire {
-    fn start(&mut self, frame: u32) {
-        let now = Instant::now();
-        (self.first, self.base, self.sent_ps) = (now, now, 0);
-        (self.frame, self.next_index, self.filled) = (frame, 0, 0);
-    }
-
-    fn send(&mut self, chunk: &Chunk) {
+    /// Copies `chunk` out and adds its serialisation time to `done`.
+    fn put(&mut self, chunk: &Chunk) {
         if chunk.frame != self.frame || chunk.index != self.next_index {
             self.misordered += 1;
         }
@@ -396,24 +407,41 @@ impl Wire for TimedWire {
             self.filled += len;
         }
         if let Some(ps) = self.ps_per_byte {
-            let now = Instant::now();
-            if now > self.base + Duration::from_nanos(self.sent_ps / 1_000) {
-                // The wire went idle mid-frame: the host did not keep up with the line.
-                if self.next_index > 1 {
-                    self.stalls += 1;
-                }
-                (self.base, self.sent_ps) = (now, 0);
-            }
-            self.sent_ps += len as u64 * ps;
-            let done = self.base + Duration::from_nanos(self.sent_ps / 1_000);
-            while Instant::now() < done {
-                std::hint::spin_loop();
-            }
+            let total = self.carry_ps + len as u64 * ps;
+            self.done += Duration::from_nanos(total / 1_000);
+            self.carry_ps = total % 1_000;
+        }
+    }
+}
+
+impl Wire for TimedWire {
+    fn start(&mut self, frame: u32, buffered: &[Chunk]) {
+        let now = Instant::now();
+        (self.first, self.done, self.carry_ps) = (now, now, 0);
+        (self.frame, self.next_index, self.filled) = (frame, 0, 0);
+        for chunk in buffered {
+            self.put(chunk);
         }
     }
 
+    fn send(&mut self, chunk: &Chunk) {
+        if self.ps_per_byte.is_some() {
+            let arrived = Instant::now();
+            if arrived > self.done {
+                // The wire ran dry mid-frame: this chunk starts when it arrived.
+                self.stalls += 1;
+                self.done = arrived;
+            }
+        }
+        self.put(chunk);
+    }
+
     fn end(&mut self, poisoned: bool) {
-        self.ends.push(Some((self.first, Instant::now(), poisoned)));
+        let last = match self.ps_per_byte {
+            Some(_) => self.done,
+            None => Instant::now(),
+        };
+        self.ends.push(Some((self.first, last, poisoned)));
     }
 
     fn discard(&mut self, _frame: u32) {
@@ -431,6 +459,8 @@ pub struct Percentiles {
     pub p50: f64,
     /// The 99th percentile.
     pub p99: f64,
+    /// The mean.
+    pub mean: f64,
 }
 
 impl Percentiles {
@@ -442,6 +472,7 @@ impl Percentiles {
         Self {
             p50: ns[ns.len() / 2],
             p99: ns[(ns.len() * 99 / 100).min(ns.len() - 1)],
+            mean: ns.iter().sum::<f64>() / ns.len() as f64,
         }
     }
 }
@@ -467,12 +498,64 @@ pub struct CoreRun {
     pub bad_as_good: u64,
     /// Good frames that went out poisoned or were dropped (0 when the MAC is right).
     pub good_lost: u64,
-    /// Chunks that found the wire idle mid-frame (the host slower than the line).
+    /// Streamed chunks that found the modelled wire idle mid-frame (the host slower than the line).
     pub stalls: u64,
     /// Chunks out of order (0 when the ring is right).
     pub misordered: u64,
     /// Whether the two threads really ran at once.
     pub parallelism: Parallelism,
+}
+
+/// The raw results of one or more runs of one case, merged.
+#[derive(Debug)]
+struct Tally {
+    first: Vec<f64>,
+    last: Vec<f64>,
+    frames: u64,
+    dropped: u64,
+    poisoned: u64,
+    bad_as_good: u64,
+    good_lost: u64,
+    stalls: u64,
+    misordered: u64,
+    parallelism: Parallelism,
+}
+
+impl Tally {
+    fn new() -> Self {
+        Self {
+            first: Vec::new(),
+            last: Vec::new(),
+            frames: 0,
+            dropped: 0,
+            poisoned: 0,
+            bad_as_good: 0,
+            good_lost: 0,
+            stalls: 0,
+            misordered: 0,
+            parallelism: Parallelism {
+                wall: Duration::ZERO,
+                cpu: vec![Duration::ZERO; 2],
+            },
+        }
+    }
+
+    fn into_run(self) -> CoreRun {
+        CoreRun {
+            frames: self.frames,
+            good: self.first.len() as u64,
+            first_byte: Percentiles::of(self.first),
+            last_byte: Percentiles::of(self.last),
+            aborted: self.dropped + self.poisoned + self.bad_as_good,
+            dropped: self.dropped,
+            poisoned: self.poisoned,
+            bad_as_good: self.bad_as_good,
+            good_lost: self.good_lost,
+            stalls: self.stalls,
+            misordered: self.misordered,
+            parallelism: self.parallelism,
+        }
+    }
 }
 
 /// Streams `frames` frames of `frame_len` bytes from a PCIe thread to a wire thread running the
@@ -483,21 +566,48 @@ pub struct CoreRun {
 /// # Panics
 /// If `frame_len` is 0 or more than 9,000 bytes.
 pub fn run_on_cores(variant: Variant, mode: Mode, frame_len: usize, frames: u64, line: LineRate, pin: Pin) -> CoreRun {
-    assert!(
-        (1..=FRAME_SIZES[2]).contains(&frame_len),
-        "cut_through::run_on_cores: a frame of 1 to 9000 bytes, got {frame_len}"
-    );
-    match variant {
-        Variant::Broken => measure::<real::broken::Mac>(mode, frame_len, frames, line, pin),
-        Variant::Fixed => measure::<real::fixed::Mac>(mode, frame_len, frames, line, pin),
+    let mut tally = Tally::new();
+    measure(&mut tally, variant, mode, frame_len, frames, line, pin);
+    tally.into_run()
+}
+
+/// Store-and-forward and cut-through on the same frames, measured in alternation (ten rounds
+/// each, `frames` frames in all per mode) so that both meet the same machine: on a shared VM the
+/// cost of a cross-core transfer drifts within seconds. Returns `[store-and-forward, cut-through]`.
+///
+/// # Panics
+/// If `frame_len` is 0 or more than 9,000 bytes.
+pub fn compare_on_cores(variant: Variant, frame_len: usize, frames: u64, line: LineRate, pin: Pin) -> [CoreRun; 2] {
+    const ROUNDS: u64 = 10;
+    let mut tallies = [Tally::new(), Tally::new()];
+    for round in 0..ROUNDS {
+        let n = frames / ROUNDS + u64::from(round < frames % ROUNDS);
+        for (tally, mode) in tallies.iter_mut().zip(Mode::BOTH) {
+            measure(tally, variant, mode, frame_len, n, line, pin);
+        }
     }
+    tallies.map(Tally::into_run)
 }
 
 fn is_aborted(frame: u64) -> bool {
     frame % ABORT_EVERY == ABORT_EVERY - 1
 }
 
-fn measure<M: Forward>(mode: Mode, frame_len: usize, frames: u64, line: LineRate, pin: Pin) -> CoreRun {
+fn measure(tally: &mut Tally, variant: Variant, mode: Mode, frame_len: usize, frames: u64, line: LineRate, pin: Pin) {
+    assert!(
+        (1..=FRAME_SIZES[2]).contains(&frame_len),
+        "cut_through::run_on_cores: a frame of 1 to 9000 bytes, got {frame_len}"
+    );
+    match variant {
+        Variant::Broken => measure_mac::<real::broken::Mac>(tally, mode, frame_len, frames, line, pin),
+        Variant::Fixed => measure_mac::<real::fixed::Mac>(tally, mode, frame_len, frames, line, pin),
+    }
+}
+
+fn measure_mac<M: Forward>(tally: &mut Tally, mode: Mode, frame_len: usize, frames: u64, line: LineRate, pin: Pin) {
+    if frames == 0 {
+        return;
+    }
     // The NIC's buffer holds a whole jumbo frame, so store-and-forward never stalls the host.
     let (tx, rx) = crate::spsc::real::fixed::channel::<Chunk>(FRAME_SIZES[2].div_ceil(CHUNK_BYTES) + 1);
     // TX completions, wire to host: one per frame.
@@ -534,36 +644,23 @@ fn measure<M: Forward>(mode: Mode, frame_len: usize, frames: u64, line: LineRate
         unreachable!("thread 0 is the PCIe side, thread 1 the wire")
     };
     let ns = |from: Instant, to: Instant| to.saturating_duration_since(from).as_nanos() as f64;
-    let (mut first, mut last) = (Vec::with_capacity(n), Vec::with_capacity(n));
-    let mut run = CoreRun {
-        frames,
-        good: 0,
-        first_byte: Percentiles::default(),
-        last_byte: Percentiles::default(),
-        aborted: 0,
-        dropped: 0,
-        poisoned: 0,
-        bad_as_good: 0,
-        good_lost: 0,
-        stalls: wire.stalls,
-        misordered: wire.misordered,
-        parallelism,
-    };
     for (f, (start, end)) in starts.iter().zip(&wire.ends).enumerate() {
         match (is_aborted(f as u64), *end) {
-            (true, None) => run.dropped += 1,
-            (true, Some((_, _, true))) => run.poisoned += 1,
-            (true, Some((_, _, false))) => run.bad_as_good += 1,
+            (true, None) => tally.dropped += 1,
+            (true, Some((_, _, true))) => tally.poisoned += 1,
+            (true, Some((_, _, false))) => tally.bad_as_good += 1,
             (false, Some((a, b, false))) => {
-                first.push(ns(*start, a));
-                last.push(ns(*start, b));
+                tally.first.push(ns(*start, a));
+                tally.last.push(ns(*start, b));
             }
-            (false, _) => run.good_lost += 1,
+            (false, _) => tally.good_lost += 1,
         }
     }
-    run.aborted = run.dropped + run.poisoned + run.bad_as_good;
-    run.good = first.len() as u64;
-    run.first_byte = Percentiles::of(first);
-    run.last_byte = Percentiles::of(last);
-    run
+    tally.frames += frames;
+    tally.stalls += wire.stalls;
+    tally.misordered += wire.misordered;
+    tally.parallelism.wall += parallelism.wall;
+    for (sum, cpu) in tally.parallelism.cpu.iter_mut().zip(&parallelism.cpu) {
+        *sum += *cpu;
+    }
 }

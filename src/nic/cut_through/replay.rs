@@ -107,7 +107,11 @@ fn scene<M: Forward>(steps: &mut Vec<ReplayStep>, frame: u32, mode: Mode, abort:
         let pcie = format!(
             "chunk {} of {CHUNKS} arrives{}",
             chunk.index + 1,
-            if chunk.aborted() { " carrying the sender's ABORT" } else { "" }
+            if chunk.aborted() {
+                " carrying the sender's ABORT"
+            } else {
+                ""
+            }
         );
         let was_on_wire = on_wire(&wire, frame);
         let ended = mac.poll(&mut rx, &mut wire);
@@ -174,7 +178,10 @@ fn started(wire: &Recorder, frame: u32) -> bool {
 }
 
 fn on_wire(wire: &Recorder, frame: u32) -> usize {
-    wire.frames.iter().find(|f| f.frame == frame).map_or(0, |f| f.bytes.len())
+    wire.frames
+        .iter()
+        .find(|f| f.frame == frame)
+        .map_or(0, |f| f.bytes.len())
 }
 
 /// The frame's chunks: on the wire, arrived (`waiting` of them not on the wire), not yet arrived,
