@@ -132,10 +132,12 @@ impl Demo for CutThroughDemo {
             }
         }
         out.notes.push(format!(
-            "measured: time from the PCIe thread starting a frame to its first / last byte on the wire (one monotonic \
-             clock, medians and p99 over the good frames; each frame starts on an idle pipe). Analogue: the \"PCIe\" \
-             transfer is 64-byte chunks crossing between two cores through the lab's SPSC ring. Modelled: the wire \
-             serialises at {}. No NIC is reachable here: the device is real code on a real core.",
+            "measured: time from the PCIe thread starting a frame to its first byte on the wire (one monotonic clock; \
+             medians and p99 over the good frames; each frame starts on an idle pipe; store-and-forward and \
+             cut-through measured in alternation, 10 rounds each). Analogue: the \"PCIe\" transfer is 64-byte chunks \
+             crossing between two cores through the lab's SPSC ring. Modelled: the wire serialises at {}; the last \
+             byte is each chunk's measured arrival plus that serialisation. No NIC is reachable here: the device is \
+             real code on a real core",
             line.describe()
         ));
         out.notes.push(format!(
@@ -144,8 +146,10 @@ impl Demo for CutThroughDemo {
              with a valid FCS (\"bad sent as good\"). A 64-byte frame is one chunk: always dropped whole"
         ));
         out.notes.push(format!(
-            "chunks out of order: {misordered} (the ring keeps them in order). wire stalls: chunks that found the \
-             modelled wire idle mid-frame (the host slower than the line; a real NIC would underrun and poison)"
+            "chunks out of order: {misordered} (the ring keeps them in order). wire stalls: streamed chunks that arrived \
+             after the modelled wire had sent everything before them (the host slower than the line); the model \
+             starts such a chunk when it arrives, where a real NIC, which cannot pause a frame, would underrun and \
+             poison it"
         ));
         Ok(out)
     }

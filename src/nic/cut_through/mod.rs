@@ -15,19 +15,27 @@
 //! transmitting a poisoned frame"; `sf-np` (its default) never emits one.
 //!
 //! ## The lab's model
-//! No NIC is reachable here. The **device is real code on a real core**: a *PCIe* thread streams
-//! each frame as 64-byte [`Chunk`]s through the lab's SPSC ring (`spsc::real::fixed`, one push —
-//! one published index store — per chunk, as each PCIe write lands on its own) to a *wire* thread
-//! running the NIC's transmit MAC ([`fixed::Mac`]), which puts the bytes on a [`Wire`]. The
-//! protocol — when a chunk may leave, and how a frame must end — is the one a real NIC follows;
-//! the ring's Release/Acquire indices are the only synchronisation (see `spsc`'s lesson).
+//! No NIC is reachable here. The **device is real code on a real core**, standing in for the
+//! NIC: a *PCIe* thread (the host) streams each frame as 64-byte [`Chunk`]s through the lab's SPSC
+//! ring (`spsc::real::fixed`, one push — one published index store — per chunk, as each PCIe write
+//! lands on its own) to a *wire* thread running the NIC's transmit MAC ([`fixed::Mac`]), which
+//! puts the bytes on a [`Wire`]. The protocol — when a chunk may leave, and how a frame must end —
+//! is the one a real NIC follows; the ring's Release/Acquire indices are the only synchronisation
+//! (see `spsc`'s lesson), so `scripts/mutate-orderings` has no ordering of this folder to weaken.
 //!
-//! | what                         | how it is obtained here                                                          | label     |
-//! |------------------------------|----------------------------------------------------------------------------------|-----------|
-//! | host → NIC transfer ("PCIe") | 64-byte chunks crossing between two pinned cores through the SPSC ring           | analogue (measured) |
-//! | wire serialisation           | the wire thread busy-waits `8 / Gb/s` ns per byte (`--line-rate`, 10 Gb/s default: CTPIO's `ct` mode exists at 10 Gb/s, not at 25) | modelled |
-//! | time to first / last byte    | from the PCIe thread starting a frame to the wire starting / finishing it, on one monotonic clock | measured |
-//! | the FCS                      | a CRC-32 computed by the model's wire ([`Recorder`]); a real MAC computes it in hardware, so the timed wire does not | simulated |
+//! | what                          | how it is obtained here                                                          | label     |
+//! |-------------------------------|----------------------------------------------------------------------------------|-----------|
+//! | host → NIC transfer ("PCIe")  | 64-byte chunks crossing between two pinned cores through the SPSC ring           | analogue (measured) |
+//! | time to first byte            | from the PCIe thread starting a frame to the MAC starting it on the wire, on one monotonic clock (TSC) | measured |
+//! | wire serialisation            | `8 / Gb/s` ns per byte (`--line-rate`; 10 Gb/s by default, the rate CTPIO's `ct` mode supports), added to each chunk's measured arrival | modelled |
+//! | time to last byte             | the measured arrivals of the chunks plus the modelled serialisation             | measured + modelled |
+//! | the FCS                       | a CRC-32 computed by the model's wire ([`Recorder`]); a real MAC computes it in hardware, so the timed wire does not | simulated |
+//!
+//! On a shared 2-vCPU VM a chunk takes ~100–300 ns to cross between the cores, so this analogue
+//! of PCIe is slower than a 10 Gb/s line (51 ns per chunk): a streamed frame keeps running the
+//! wire dry. The run counts these *wire stalls*; the model restarts the chunk's serialisation
+//! when it arrives, where a real NIC, which cannot pause a frame on the wire, would underrun and
+//! poison it (Onload's `latency-best` profile warns of exactly this above 10 Gb/s).
 //!
 //! ## The protocol and its one decision
 //! The MAC polls the ring and takes every chunk that has arrived. If the frame's last chunk is in
@@ -36,35 +44,51 @@
 //! and streams each later chunk as it arrives. **When the last chunk of a streamed frame arrives,
 //! its status decides how the frame ends**: good → a valid FCS; aborted → a poisoned FCS.
 //!
+//! | edge                  | writer                                   | reader                                  | guarantees |
+//! |-----------------------|------------------------------------------|-----------------------------------------|------------|
+//! | `[tail-publish]` (spsc) | PCIe side: writes a chunk, Release `tail` | wire side: Acquire `tail`, reads the chunk | a chunk's bytes and its LAST/ABORT flags are seen whole |
+//! | `[head-publish]` (spsc) | wire side: Release `head` after the read  | PCIe side: Acquire `head` before reuse     | a slot is not overwritten while the MAC copies it out |
+//!
 //! ## The broken variant (`diff src/nic/cut_through/broken.rs src/nic/cut_through/fixed.rs`)
 //! The broken MAC ends every streamed frame with the FCS of the bytes it sent — a valid one —
 //! whatever its last chunk says. The failing interleaving (a 2-chunk frame its sender aborts):
 //! 1. PCIe pushes chunk 0 (`tail` = 1, Release);
-//! 2. the wire thread pops chunk 0 (Acquire), finds the ring empty: the frame is incomplete, and
-//!    under cut-through it starts it — chunk 0's bytes are on the wire;
+//! 2. the wire thread pops chunk 0 (Acquire) and finds the ring empty: the frame is incomplete,
+//!    and under cut-through it starts it — chunk 0's bytes are on the wire;
 //! 3. PCIe pushes chunk 1, which carries the sender's ABORT;
 //! 4. the wire thread pops chunk 1, sends its bytes and ends the frame with a valid FCS;
 //! 5. the receiver checks the FCS and accepts the frame: **a bad frame was delivered as good**.
 //!
 //! In the other order (steps 1 and 3 before 2) the whole frame is in hand before it starts, its
-//! abort is seen, and it is dropped: the bug needs the PCIe side to be *slower* than the wire's
-//! poll, which is exactly when cut-through pays off. Under store-and-forward no interleaving shows
-//! it (`loom_broken_store_and_forward_never_delivers_a_bad_frame`).
+//! abort is seen, and it is dropped: the bug needs the wire to poll before the host has finished,
+//! which is exactly when cut-through pays off. Under store-and-forward no schedule shows it
+//! (`loom_broken_store_and_forward_never_delivers_a_bad_frame`).
 //!
 //! ## Who sees it
 //! | checker      | what it finds |
 //! |--------------|---------------|
-//! | loom         | found: explores the schedule above (steps 1–2 before 3) |
-//! | shuttle      | found (random and PCT): an interleaving bug, no weak memory needed |
+//! | loom         | found at its first execution: there the wire's Acquire load of `tail` returns 1 while 2 is already published (an older value is a legal read, and to the MAC it is the same as polling between the two pushes) |
+//! | shuttle      | found (random and PCT) within a few schedules: it needs no weak memory, only the wire polling between two pushes |
 //! | real x86-64  | found: with 1,500- and 9,000-byte frames the wire nearly always starts before the last chunk arrives, so nearly every aborted frame leaves as good; a 64-byte frame is one chunk and is always dropped whole |
 //!
 //! The bug is logic, not a data race: the broken MAC is safe code and runs on real cores
 //! (`run cut-through --variant broken` counts the bad frames it delivered as good).
+//! `step cut-through` replays the seed's picture chunk by chunk from the real ring and MAC.
 //!
-//! Sources: AMD/Solarflare Onload User Guide UG1586 — `EF_CTPIO_MODE` (`sf`, `sf-np`, `ct`),
-//! `EF_CTPIO_CT_THRESH` (default 64 bytes), "CTPIO Modes" (`ct` at 10 Gb/s, not 25 Gb/s); IEEE
-//! 802.3 clause 3.2.9 (the FCS, a CRC-32); cut-through switches' well-known limit that the FCS
-//! cannot be checked before the frame has been forwarded.
+//! ## The real code it mirrors
+//! Onload's ef_vi API (`src/include/etherfabric/ef_vi.h` in Xilinx-CNS/onload):
+//! `ef_vi_transmit_ctpio(vi, frame_buf, frame_len, ct_threshold)` streams the frame to the NIC,
+//! which starts the wire once `ct_threshold` bytes are in (`EF_VI_CTPIO_CT_THRESHOLD_SNF` asks
+//! for store-and-forward) and appends the FCS itself; every CTPIO send is paired with
+//! `ef_vi_transmit_ctpio_fallback`, the DMA descriptor the NIC uses when the CTPIO write cannot
+//! go out. Our [`Mode`] is that threshold (one chunk, or the whole frame), our [`Chunk::ABORT`]
+//! the host failing mid-frame, and the completion ring of the real-core run the TX completion.
+//!
+//! Sources: AMD/Solarflare Onload User Guide UG1586 — `EF_CTPIO_MODE` (`sf`, `sf-np`, `ct`: "at
+//! the cost of occasionally transmitting a poisoned frame"), `EF_CTPIO_CT_THRESH` (default 64
+//! bytes), "CTPIO Modes" (`ct` at 10 Gb/s, not 25 Gb/s); Onload's `latency-best` profile; IEEE
+//! 802.3 clause 3.2.9 (the FCS, a CRC-32); cut-through switches, which for the same reason forward
+//! frames whose FCS they cannot check first.
 
 use std::time::{Duration, Instant};
 
