@@ -292,6 +292,8 @@ pub fn crc32(bytes: &[u8]) -> u32 {
 pub struct OnWire {
     /// The frame's number.
     pub frame: u32,
+    /// Chunks the MAC held when it started the frame (all of them: store-and-forward).
+    pub started_with: usize,
     /// Its bytes on the wire so far.
     pub bytes: Vec<u8>,
     /// The FCS the MAC appended (`None` while the frame is still going out).
@@ -312,6 +314,7 @@ impl Wire for Recorder {
     fn start(&mut self, frame: u32, buffered: &[Chunk]) {
         self.frames.push(OnWire {
             frame,
+            started_with: buffered.len(),
             bytes: Vec::new(),
             fcs: None,
         });
