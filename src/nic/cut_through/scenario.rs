@@ -38,7 +38,11 @@ pub fn stream<M: Forward, P: Push<Chunk>, C: Pop<Chunk>>(
         let got = receive(&wire, id as u32);
         if aborted {
             if let Some(bytes) = got {
-                let held = wire.frames.iter().find(|f| f.frame == id as u32).map_or(0, |f| f.started_with);
+                let held = wire
+                    .frames
+                    .iter()
+                    .find(|f| f.frame == id as u32)
+                    .map_or(0, |f| f.started_with);
                 panic!(
                     "a bad frame was delivered as good: frame {id} ({len} B, {} chunks) was aborted by its sender (ABORT \
                      in its last chunk), but the wire started it with {held} chunk(s) in hand, the ring being dry, and \
