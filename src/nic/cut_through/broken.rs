@@ -1,7 +1,6 @@
 // BUG: a frame already on the wire ends with a good FCS whatever its last chunk says: an aborted frame goes out as good.
 use super::sync::spin_loop;
-use crate::nic::cut_through::{Chunk, Mode, Outcome, Wire};
-use crate::spsc::Pop;
+use crate::nic::cut_through::{Arrivals, Chunk, Mode, Outcome, Wire};
 
 /// The transmit MAC of the NIC: it takes each frame's chunks from the PCIe ring, in order, and
 /// puts them on the wire — after the last one (store-and-forward) or from the first one on
@@ -37,15 +36,16 @@ impl Mac {
         self.streaming
     }
 
-    /// One poll: takes every chunk that has arrived and puts on the wire what the mode allows.
-    /// Returns how the frame ended once its last chunk is handled (`None`: not yet).
+    /// One poll: takes every chunk that has arrived (one look at the ring) and puts on the wire
+    /// what the mode allows. Returns how the frame ended once its last chunk is handled (`None`:
+    /// not yet); chunks of the next frame stay in the ring.
     ///
     /// A frame whose last chunk arrived before any of its bytes left is handled as under
     /// store-and-forward in both modes: its end status is known, so an aborted one is dropped
-    /// whole. Cut-through starts a frame when the ring runs dry with chunks in hand (the
-    /// threshold is one 64-byte chunk), before its end status exists.
-    pub fn poll<C: Pop<Chunk>, W: Wire>(&mut self, ring: &mut C, wire: &mut W) -> Option<Outcome> {
-        while let Some(chunk) = ring.pop() {
+    /// whole. Otherwise cut-through starts the frame with the chunks it holds (the threshold is
+    /// one 64-byte chunk), before its end status exists.
+    pub fn poll<R: Arrivals, W: Wire>(&mut self, ring: &mut R, wire: &mut W) -> Option<Outcome> {
+        for chunk in ring.arrivals() {
             if !self.streaming {
                 self.held.push(chunk);
                 if chunk.is_last() {
@@ -64,7 +64,7 @@ impl Mac {
             }
         }
         if self.mode == Mode::CutThrough && !self.streaming && !self.held.is_empty() {
-            // The ring is dry and the frame is incomplete: start it on the wire now.
+            // The threshold is in hand and the frame's end is not: start it on the wire now.
             wire.start(self.held[0].frame, &self.held);
             self.held.clear();
             self.streaming = true;
@@ -87,7 +87,7 @@ impl Mac {
     }
 
     /// Polls until one frame has ended (spinning while the ring is empty) and returns how.
-    pub fn forward<C: Pop<Chunk>, W: Wire>(&mut self, ring: &mut C, wire: &mut W) -> Outcome {
+    pub fn forward<R: Arrivals, W: Wire>(&mut self, ring: &mut R, wire: &mut W) -> Outcome {
         loop {
             if let Some(outcome) = self.poll(ring, wire) {
                 return outcome;

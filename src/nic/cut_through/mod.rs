@@ -38,11 +38,12 @@
 //! poison it (Onload's `latency-best` profile warns of exactly this above 10 Gb/s).
 //!
 //! ## The protocol and its one decision
-//! The MAC polls the ring and takes every chunk that has arrived. If the frame's last chunk is in
-//! hand before any byte left, the end status is known: an aborted frame is dropped whole (both
-//! modes). Under cut-through, when the ring runs dry with chunks in hand, the MAC starts the frame
-//! and streams each later chunk as it arrives. **When the last chunk of a streamed frame arrives,
-//! its status decides how the frame ends**: good → a valid FCS; aborted → a poisoned FCS.
+//! The MAC polls the ring: each poll takes every chunk that has arrived by then (one look at the
+//! ring's `tail`). If the frame's last chunk is among them before any byte left, the end status
+//! is known: an aborted frame is dropped whole (both modes). Otherwise, under cut-through, the
+//! MAC starts the frame with the chunks it holds (the threshold is one chunk) and streams each
+//! later chunk as it arrives. **When the last chunk of a streamed frame arrives, its status
+//! decides how the frame ends**: good → a valid FCS; aborted → a poisoned FCS.
 //!
 //! | edge                  | writer                                   | reader                                  | guarantees |
 //! |-----------------------|------------------------------------------|-----------------------------------------|------------|
@@ -53,8 +54,8 @@
 //! The broken MAC ends every streamed frame with the FCS of the bytes it sent — a valid one —
 //! whatever its last chunk says. The failing interleaving (a 2-chunk frame its sender aborts):
 //! 1. PCIe pushes chunk 0 (`tail` = 1, Release);
-//! 2. the wire thread pops chunk 0 (Acquire) and finds the ring empty: the frame is incomplete,
-//!    and under cut-through it starts it — chunk 0's bytes are on the wire;
+//! 2. the wire thread looks at the ring (Acquire `tail` → 1) and takes chunk 0: the frame's end
+//!    is not in, so under cut-through it starts it — chunk 0's bytes are on the wire;
 //! 3. PCIe pushes chunk 1, which carries the sender's ABORT;
 //! 4. the wire thread pops chunk 1, sends its bytes and ends the frame with a valid FCS;
 //! 5. the receiver checks the FCS and accepts the frame: **a bad frame was delivered as good**.
@@ -93,7 +94,6 @@
 use std::time::{Duration, Instant};
 
 use crate::hw::{Parallelism, Pin};
-use crate::spsc::Pop;
 use crate::Variant;
 
 pub mod demo;
@@ -231,14 +231,33 @@ pub trait Wire {
     fn discard(&mut self, frame: u32);
 }
 
+/// What the MAC needs of the ring's consumer half: the chunks that have arrived, at one look.
+pub trait Arrivals: Send + 'static {
+    /// Every chunk in the ring now, oldest first (one load of the producer's index: chunks pushed
+    /// meanwhile wait for the next look). A chunk is removed when the iterator yields it; the
+    /// ones not taken stay in the ring.
+    fn arrivals(&mut self) -> impl Iterator<Item = Chunk> + '_;
+}
+
+macro_rules! impl_arrivals {
+    ($($backend:ident),+) => {$(
+        impl Arrivals for crate::spsc::$backend::fixed::Consumer<Chunk> {
+            fn arrivals(&mut self) -> impl Iterator<Item = Chunk> + '_ {
+                self.pop_chunk(usize::MAX)
+            }
+        }
+    )+};
+}
+impl_arrivals!(real, loom, shuttle);
+
 /// What the model scenarios and the replay need of a MAC (broken or fixed, any backend).
 pub trait Forward: Send + 'static {
     /// An idle MAC.
     fn new(mode: Mode) -> Self;
     /// One poll of the ring (see [`fixed::Mac::poll`]).
-    fn poll<C: Pop<Chunk>, W: Wire>(&mut self, ring: &mut C, wire: &mut W) -> Option<Outcome>;
+    fn poll<R: Arrivals, W: Wire>(&mut self, ring: &mut R, wire: &mut W) -> Option<Outcome>;
     /// Polls until a frame ends (see [`fixed::Mac::forward`]).
-    fn forward<C: Pop<Chunk>, W: Wire>(&mut self, ring: &mut C, wire: &mut W) -> Outcome;
+    fn forward<R: Arrivals, W: Wire>(&mut self, ring: &mut R, wire: &mut W) -> Outcome;
     /// Chunks held back from the wire.
     fn held(&self) -> usize;
 }
@@ -249,10 +268,10 @@ macro_rules! impl_forward {
             fn new(mode: Mode) -> Self {
                 $backend::$variant::Mac::new(mode)
             }
-            fn poll<C: Pop<Chunk>, W: Wire>(&mut self, ring: &mut C, wire: &mut W) -> Option<Outcome> {
+            fn poll<R: Arrivals, W: Wire>(&mut self, ring: &mut R, wire: &mut W) -> Option<Outcome> {
                 $backend::$variant::Mac::poll(self, ring, wire)
             }
-            fn forward<C: Pop<Chunk>, W: Wire>(&mut self, ring: &mut C, wire: &mut W) -> Outcome {
+            fn forward<R: Arrivals, W: Wire>(&mut self, ring: &mut R, wire: &mut W) -> Outcome {
                 $backend::$variant::Mac::forward(self, ring, wire)
             }
             fn held(&self) -> usize {

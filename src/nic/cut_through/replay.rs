@@ -134,7 +134,7 @@ fn scene<M: Forward>(steps: &mut Vec<ReplayStep>, frame: u32, mode: Mode, abort:
                 "the whole frame is in and its last chunk says ABORT: dropped, no byte left".to_string()
             }
             None if now_on_wire > was_on_wire && was_on_wire == 0 => {
-                "the ring is dry, the frame incomplete: cut-through starts it".to_string()
+                "the frame's end is not in yet: cut-through starts it".to_string()
             }
             None if now_on_wire > was_on_wire => "streams the chunk onto the wire".to_string(),
             None => "holds the chunk: it waits for the last one".to_string(),

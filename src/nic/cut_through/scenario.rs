@@ -3,14 +3,14 @@
 // and plays the receiver, which checks every frame's FCS. Each panics with a pinned reason.
 use super::pcie::send_frame;
 use super::sync::{spin_loop, thread};
-use crate::nic::cut_through::{frame_bytes, receive, Chunk, Forward, Mode, Recorder};
-use crate::spsc::{Pop, Push};
+use crate::nic::cut_through::{frame_bytes, receive, Arrivals, Chunk, Forward, Mode, Recorder};
+use crate::spsc::Push;
 
 /// The PCIe thread streams `frames` (`(length in bytes, aborted by its sender)`) through a ring of
 /// `capacity` chunks; the MAC thread forwards them in `mode`; the receiver then checks each frame:
 /// an aborted frame accepted as good panics with `a bad frame was delivered as good`; a good frame
 /// lost, cut short or poisoned panics with `a good frame was not delivered intact`.
-pub fn stream<M: Forward, P: Push<Chunk>, C: Pop<Chunk>>(
+pub fn stream<M: Forward, P: Push<Chunk>, C: Arrivals>(
     make: fn(usize) -> (P, C),
     capacity: usize,
     mode: Mode,
@@ -45,7 +45,7 @@ pub fn stream<M: Forward, P: Push<Chunk>, C: Pop<Chunk>>(
                     .map_or(0, |f| f.started_with);
                 panic!(
                     "a bad frame was delivered as good: frame {id} ({len} B, {} chunks) was aborted by its sender (ABORT \
-                     in its last chunk), but the wire started it with {held} chunk(s) in hand, the ring being dry, and \
+                     in its last chunk), but the wire started it with {held} chunk(s) in hand, before its last one arrived, and \
                      ended it with a valid FCS: the receiver accepted its {} bytes",
                     len.div_ceil(crate::nic::cut_through::CHUNK_BYTES),
                     bytes.len()
