@@ -7,6 +7,7 @@
 
 mod counter;
 mod cut_through;
+mod descriptor_ring;
 mod litmus;
 mod mpmc;
 mod reclaim; // feature `epoch` (the module says so itself)

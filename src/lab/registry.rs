@@ -20,6 +20,7 @@ pub static DEMOS: &[&dyn Demo] = &[
     &concurrency::reclaim::demo::RCU_GRACE,
     &concurrency::false_sharing::demo::FALSE_SHARING,
     &crate::nic::cut_through::demo::CUT_THROUGH,
+    &crate::nic::descriptor_ring::demo::DESCRIPTOR_RING,
 ];
 
 /// The seed site's demos, group by group, in its order: the catalogue the lab is building. A seed
