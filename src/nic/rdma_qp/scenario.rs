@@ -4,20 +4,20 @@ use super::sync::{spin_loop, thread};
 use crate::nic::rdma_qp::{pattern, Config, DeviceSide, DriverSide, Status, WorkRequest};
 
 /// Why a reaped completion is wrong, or `None`: it must be work request `n`'s (`wqe_counter`),
-/// a success of `len` bytes with `wr_id` `100 + n`.
+/// a success of `len` bytes, with `wr_id` `100 + n`. A body that is not the one the device wrote
+/// for this completion (last lap's, or the initial one) is a **stale completion**.
 pub fn wrong_completion(c: &crate::nic::rdma_qp::Completion, n: u32, len: u32) -> Option<String> {
-    if c.wqe_counter != n {
+    if c.wqe_counter != n || c.byte_len != len || c.status != Status::Success {
         return Some(format!(
-            "stale completion: CQE #{} reports WQE {} (the CQ's previous lap), expected WQE {n}",
-            c.cq_index, c.wqe_counter
+            "stale completion: CQE #{} was reaped with a body the device did not write for it: WQE {}, {} B, {:?} \
+             (expected WQE {n}, {len} B, Success)",
+            c.cq_index, c.wqe_counter, c.byte_len, c.status
         ));
     }
-    if c.status != Status::Success || c.byte_len != len || c.wr_id != 100 + u64::from(n) {
+    if c.wr_id != 100 + u64::from(n) {
         return Some(format!(
-            "wrong completion: CQE #{} for WQE {n}: {:?}, {} bytes, wr_id {} (expected Success, {len} bytes, wr_id {})",
+            "wrong completion: CQE #{} for WQE {n} has wr_id {} (expected {})",
             c.cq_index,
-            c.status,
-            c.byte_len,
             c.wr_id,
             100 + u64::from(n)
         ));
