@@ -260,7 +260,9 @@ impl Driver {
     /// The first half of [`Driver::poll`]: what is read of the next CQE before its owner check.
     pub fn poll_read(&self) -> Peek {
         // BUG: the body is read now, before the owner byte says whose it is: it may be last lap's.
-        Peek { body: Some(self.shared.cq_slot(self.cq_ci).read_body()) }
+        Peek {
+            body: Some(self.shared.cq_slot(self.cq_ci).read_body()),
+        }
     }
 
     /// The second half of [`Driver::poll`]: the owner check, then the body (unless read early).
@@ -388,12 +390,10 @@ impl Device {
         let checked = if ctrl & 0xff != WQE_OPCODE_RDMA_WRITE {
             Err(Status::LocalQpOperation)
         } else {
-            self.shared.pd.check(lkey, addr, len, false).and_then(|src| {
-                self.shared
-                    .pd
-                    .check(rkey, raddr, len, true)
-                    .map(|dst| (src, dst))
-            })
+            self.shared
+                .pd
+                .check(lkey, addr, len, false)
+                .and_then(|src| self.shared.pd.check(rkey, raddr, len, true).map(|dst| (src, dst)))
         };
         let status = match checked {
             Ok((src, dst)) => {

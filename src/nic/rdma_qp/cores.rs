@@ -87,7 +87,11 @@ fn trips<D: DriverSide, V: DeviceSide>(
     );
     let words = bytes as usize / 8;
     // One request in flight; a CQ of 4 wraps every 4 completions, so every lap's parity is used.
-    let (driver, device) = make(&Config::new(1, 4, &[(u64::from(bytes), false), (u64::from(bytes), true)]));
+    let (driver, device) = make(&Config::new(
+        1,
+        4,
+        &[(u64::from(bytes), false), (u64::from(bytes), true)],
+    ));
     let halves = Mutex::new((Some(driver), Some(device)));
     let (results, parallelism) = crate::hw::run_threads(2, pin, |i| {
         if i == 1 {

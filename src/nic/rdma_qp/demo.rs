@@ -154,7 +154,9 @@ impl Demo for RdmaQpDemo {
             (Checker::Loom, Variant::Broken) => {
                 checker.explore(3, || loom::scenario::two_laps(loom::broken::queue_pair, 1))
             }
-            (Checker::Loom, Variant::Fixed) => checker.explore(3, || loom::scenario::two_laps(loom::fixed::queue_pair, 1)),
+            (Checker::Loom, Variant::Fixed) => {
+                checker.explore(3, || loom::scenario::two_laps(loom::fixed::queue_pair, 1))
+            }
             (_, Variant::Broken) => checker.explore(3, || shuttle::scenario::two_laps(shuttle::broken::queue_pair, 1)),
             (_, Variant::Fixed) => checker.explore(3, || shuttle::scenario::two_laps(shuttle::fixed::queue_pair, 1)),
         }

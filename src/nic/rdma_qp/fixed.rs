@@ -388,12 +388,10 @@ impl Device {
         let checked = if ctrl & 0xff != WQE_OPCODE_RDMA_WRITE {
             Err(Status::LocalQpOperation)
         } else {
-            self.shared.pd.check(lkey, addr, len, false).and_then(|src| {
-                self.shared
-                    .pd
-                    .check(rkey, raddr, len, true)
-                    .map(|dst| (src, dst))
-            })
+            self.shared
+                .pd
+                .check(lkey, addr, len, false)
+                .and_then(|src| self.shared.pd.check(rkey, raddr, len, true).map(|dst| (src, dst)))
         };
         let status = match checked {
             Ok((src, dst)) => {

@@ -5,8 +5,8 @@
 use crate::Variant;
 
 use super::{
-    cqe_is_ours, owner_bit, real, Completion, Config, CqeView, Dma, Region, SqFull, Status, WorkRequest,
-    WqeView, CQE_OPCODE_INVALID, CQE_OPCODE_REQ, CQE_OPCODE_REQ_ERR,
+    cqe_is_ours, owner_bit, real, Completion, Config, CqeView, Dma, Region, SqFull, Status, WorkRequest, WqeView,
+    CQE_OPCODE_INVALID, CQE_OPCODE_REQ, CQE_OPCODE_REQ_ERR,
 };
 
 /// One step of [`qp_replay`]: who acted, what happened, and the queue pair right after.

@@ -39,7 +39,10 @@ pub fn two_laps<D: DriverSide, V: DeviceSide>(make: fn(&Config) -> (D, V), words
             let payload: Vec<u64> = (0..words).map(|k| pattern(n as u64, k)).collect();
             driver.write_memory(src.addr, &payload);
             let wr = WorkRequest::write(100 + n as u64, &src, src.addr, bytes as u32, &dst, dst.addr);
-            assert!(driver.post(&wr).is_ok(), "lost request: the SQ was full with nothing in flight");
+            assert!(
+                driver.post(&wr).is_ok(),
+                "lost request: the SQ was full with nothing in flight"
+            );
             let c = loop {
                 match driver.poll() {
                     Some(c) => break c,

@@ -42,7 +42,10 @@ fn payload(bytes: u32) -> Vec<u8> {
 /// the client on the first core writes the payload, the server on the second reads all of it,
 /// checks it, and writes one byte back. `record`: time every round trip.
 pub fn tcp_round_trips(bytes: u32, n: u64, pin: Pin, record: bool) -> io::Result<Trips> {
-    assert!(bytes >= 8, "tcp_round_trips: a payload carries at least its 8-byte stamp");
+    assert!(
+        bytes >= 8,
+        "tcp_round_trips: a payload carries at least its 8-byte stamp"
+    );
     let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))?;
     let client = TcpStream::connect(listener.local_addr()?)?;
     let (server, _) = listener.accept()?;
