@@ -8,6 +8,7 @@ use lockfree_lab::nic::rdma_qp::{
     Config, Status, WorkRequest, BASE_ADDR, CQE_OPCODE_INVALID, CQE_OPCODE_REQ,
 };
 use lockfree_lab::Variant;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 /// Sizes: real ones, or Miri's.
 fn sized(real: u64, miri: u64) -> u64 {
@@ -186,16 +187,21 @@ fn every_wqe_completes_once_in_order_across_two_real_threads() {
     let n = sized(20_000, 24);
     let (mut driver, mut device) = fixed::queue_pair(&Config::new(4, 8, &[(SLOTS * 16, false), (SLOTS * 16, true)]));
     let (src, dst) = (driver.region(0), driver.region(1));
+    // A failed assertion below must not leave the device spinning for ever (the scope would wait).
+    let stop = AtomicBool::new(false);
+    let stop = &stop;
     std::thread::scope(|s| {
         s.spawn(move || {
             let mut done = 0;
-            while done < n {
+            // ORDERING: Relaxed [stop] — a request to quit; nothing is read after it.
+            while done < n && !stop.load(Ordering::Relaxed) {
                 match device.process() {
                     0 => std::thread::yield_now(),
                     k => done += u64::from(k),
                 }
             }
         });
+        let _stop = StopOnDrop(stop);
         let (mut posted, mut reaped) = (0u64, 0u64);
         while reaped < n {
             // Every fifth request aims one word past the peer's region: an error, no copy.
@@ -234,6 +240,16 @@ fn every_wqe_completes_once_in_order_across_two_real_threads() {
             reaped += 1;
         }
     });
+}
+
+/// Tells the device thread to quit when the driver's side ends, a panic included.
+struct StopOnDrop<'a>(&'a AtomicBool);
+
+impl Drop for StopOnDrop<'_> {
+    fn drop(&mut self) {
+        // ORDERING: Relaxed [stop] — the device only stops polling; the scope's join orders the rest.
+        self.0.store(true, Ordering::Relaxed);
+    }
 }
 
 #[test]
