@@ -141,7 +141,7 @@ impl Demo for RdmaQpDemo {
             out.notes.push(
                 "broken: its driver reads the CQE body before the owner bit, so a CQE left from the CQ's previous lap \
                  can pass as new when the device's CQE write falls between the two reads; `stale completions` counts \
-                 them (a window of a few loads: rare, and real on x86 — this is an interleaving, not a reordering)"
+                 them. An interleaving, not a reordering: x86's TSO does not hide it"
                     .into(),
             );
         }
