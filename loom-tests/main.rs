@@ -10,6 +10,7 @@ mod cut_through;
 mod descriptor_ring;
 mod litmus;
 mod mpmc;
+mod rdma_qp;
 mod reclaim; // feature `epoch` (the module says so itself)
 mod spsc;
 mod stack;

@@ -8,3 +8,4 @@
 
 pub mod cut_through;
 pub mod descriptor_ring;
+pub mod rdma_qp;
