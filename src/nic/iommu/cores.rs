@@ -155,9 +155,7 @@ fn post<D: IommuDriver>(driver: &mut D, s: usize, frame: u64, passthrough: bool)
     if passthrough {
         frame << Geometry::X86.page_shift()
     } else {
-        driver
-            .map(slot_iova(s), frame, Perm::RW)
-            .expect("a slot's IOVA maps");
+        driver.map(slot_iova(s), frame, Perm::RW).expect("a slot's IOVA maps");
         slot_iova(s)
     }
 }
@@ -284,9 +282,5 @@ pub fn translation_cost(n: u64) -> Cost {
     let passthrough = time(&mut || {
         pt.dma_write(black_box(phys), &data).expect("inside memory");
     });
-    Cost {
-        hit,
-        walk,
-        passthrough,
-    }
+    Cost { hit, walk, passthrough }
 }

@@ -160,10 +160,7 @@ fn play<D: IommuDriver, V: IommuDevice>(make: Make<D, V>) -> (Vec<String>, Strin
     let r = device.dma_write(TX_IOVA, &[PACKET]);
     step(
         "device",
-        format!(
-            "DMA write to {TX_IOVA:#06x} (the TX buffer): {}",
-            outcome(&r, TX_FRAME)
-        ),
+        format!("DMA write to {TX_IOVA:#06x} (the TX buffer): {}", outcome(&r, TX_FRAME)),
         &driver,
         &mut device,
     );
