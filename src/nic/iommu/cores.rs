@@ -85,15 +85,43 @@ struct Side {
     device_time: Duration,
 }
 
-/// Runs `unmaps` driver cycles of `variant` against a device thread, pinned as `pin` says.
+/// How the two sides are started: `work(0)` is the driver, `work(1)` the device.
+type Threads<'a> = &'a dyn Fn(&(dyn Fn(usize) -> Side + Sync)) -> (Vec<Side>, Parallelism);
+
+/// Runs `unmaps` driver cycles of `variant` against a device thread, pinned as `pin` says, and
+/// measures whether they ran in parallel.
 pub fn run_on_cores(variant: Variant, unmaps: u64, passthrough: bool, pin: Pin) -> CoreRun {
+    let threads: Threads = &|work| run_threads(2, pin, work);
     match variant {
-        Variant::Broken => run(real::broken::new, unmaps, passthrough, pin),
-        Variant::Fixed => run(real::fixed::new, unmaps, passthrough, pin),
+        Variant::Broken => run(real::broken::new, unmaps, passthrough, threads),
+        Variant::Fixed => run(real::fixed::new, unmaps, passthrough, threads),
     }
 }
 
-fn run<D: IommuDriver, V: IommuDevice>(make: Make<D, V>, unmaps: u64, passthrough: bool, pin: Pin) -> CoreRun {
+/// [`run_on_cores`] on two plain scoped threads: no pinning, no CPU clocks (so it also runs
+/// under Miri and ThreadSanitizer); `parallelism` is left empty.
+pub fn run_plain(variant: Variant, unmaps: u64, passthrough: bool) -> CoreRun {
+    let threads: Threads = &|work| {
+        let sides = std::thread::scope(|s| {
+            let handles: Vec<_> = (0..2).map(|i| s.spawn(move || work(i))).collect();
+            handles
+                .into_iter()
+                .map(|h| h.join().expect("a side panicked"))
+                .collect()
+        });
+        let none = Parallelism {
+            wall: Duration::ZERO,
+            cpu: Vec::new(),
+        };
+        (sides, none)
+    };
+    match variant {
+        Variant::Broken => run(real::broken::new, unmaps, passthrough, threads),
+        Variant::Fixed => run(real::fixed::new, unmaps, passthrough, threads),
+    }
+}
+
+fn run<D: IommuDriver, V: IommuDevice>(make: Make<D, V>, unmaps: u64, passthrough: bool, threads: Threads) -> CoreRun {
     let g = Geometry::X86;
     let (mut driver, device) = make(g, FRAMES, passthrough);
     let mailbox: Vec<AtomicU64> = (0..SLOTS).map(|_| AtomicU64::new(0)).collect();
@@ -106,7 +134,7 @@ fn run<D: IommuDriver, V: IommuDevice>(make: Make<D, V>, unmaps: u64, passthroug
     }
     let stop = AtomicBool::new(false);
     let sides = Mutex::new((Some((driver, current)), Some(device)));
-    let (results, parallelism) = run_threads(2, pin, |i| {
+    let (results, parallelism) = threads(&|i| {
         if i == 0 {
             let (mut driver, mut current) = sides.lock().unwrap().0.take().expect("one driver");
             let side = drive(&mut driver, &mailbox, &mut current, unmaps, passthrough);

@@ -65,12 +65,18 @@ fn walk_text(steps: &[WalkStep]) -> String {
         .join(" → ")
 }
 
-/// The state after a step: the two mappings' paths, the IOTLB, the queue, the RX frame.
-fn state<D: IommuDriver, V: IommuDevice>(driver: &D, device: &mut V) -> String {
+/// The two mappings' paths through the table.
+fn tables<D: IommuDriver>(driver: &D) -> String {
     let mut s = String::new();
     for (name, iova) in [("RX", RX_IOVA), ("TX", TX_IOVA)] {
         let _ = writeln!(s, "    table {name} {iova:#06x}: {}", walk_text(&driver.path(iova)));
     }
+    s
+}
+
+/// The state after a step: the IOTLB, the invalidation queue, the RX frame.
+fn state<D: IommuDriver, V: IommuDevice>(driver: &D, device: &mut V) -> String {
+    let mut s = String::new();
     let entries: Vec<String> = device
         .iotlb()
         .entries()
@@ -108,9 +114,19 @@ fn state<D: IommuDriver, V: IommuDevice>(driver: &D, device: &mut V) -> String {
 
 fn play<D: IommuDriver, V: IommuDevice>(make: Make<D, V>) -> (Vec<String>, String) {
     let mut steps = Vec::new();
+    let mut last_tables = String::new();
+    // Each step: what happened, the table paths when they changed, then the IOTLB, the queue and
+    // the RX frame, all read from the real structures.
     let mut step = |actor: &str, action: String, driver: &D, device: &mut V| {
+        let now = tables(driver);
+        let table = if now == last_tables {
+            "    table: unchanged\n".to_string()
+        } else {
+            now.clone()
+        };
+        last_tables = now;
         steps.push(format!(
-            "{:>2}. [{actor}] {action}\n{}",
+            "{:>2}. [{actor}] {action}\n{table}{}",
             steps.len() + 1,
             state(driver, device)
         ));
