@@ -196,13 +196,13 @@ impl Demo for IommuDemo {
         // variant's spin loops take ~80k executions; bound 3 is the same verdict in ~3k).
         match (checker, case.variant()) {
             (Checker::Loom, Variant::Broken) => {
-                check::loom(LOOM_BOUND, || loom::scenario::unmap_reuse_remap(loom::broken::new))
+                check::loom(LOOM_BOUND, || loom::scenario::map_unmap_reuse(loom::broken::new))
             }
             (Checker::Loom, Variant::Fixed) => {
-                check::loom(LOOM_BOUND, || loom::scenario::unmap_reuse_remap(loom::fixed::new))
+                check::loom(LOOM_BOUND, || loom::scenario::map_unmap_reuse(loom::fixed::new))
             }
-            (_, Variant::Broken) => checker.explore(2, || shuttle::scenario::unmap_reuse_remap(shuttle::broken::new)),
-            (_, Variant::Fixed) => checker.explore(2, || shuttle::scenario::unmap_reuse_remap(shuttle::fixed::new)),
+            (_, Variant::Broken) => checker.explore(2, || shuttle::scenario::map_unmap_reuse(shuttle::broken::new)),
+            (_, Variant::Fixed) => checker.explore(2, || shuttle::scenario::map_unmap_reuse(shuttle::fixed::new)),
         }
     }
 

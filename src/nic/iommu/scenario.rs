@@ -15,23 +15,25 @@ pub const DMA_DATA: u64 = 0xD0D0;
 /// What the driver writes into a frame it reuses.
 pub const REUSED: u64 = 0x5EED;
 
-/// Where the driver maps the reused frame: the other entry of `IOVA`'s leaf table.
+/// Where the driver maps a transmit buffer: the other entry of `IOVA`'s leaf table.
 pub const IOVA2: u64 = 0x40;
 
-/// Strict vs lazy unmap, then remap. `IOVA` is mapped to a frame and the device has used it (its
+/// What the driver writes into the transmit buffer before it maps it.
+pub const TX_DATA: u64 = 0x7777;
+
+/// Map, then strict vs lazy unmap. `IOVA` is mapped to frame F and the device has used it (its
 /// IOTLB holds the translation). Then, at once:
-/// - the device DMA-writes `IOVA`, services its invalidation queue until there is an
-///   invalidation to process (flush, acknowledge), DMA-writes `IOVA` again (which must now be
-///   blocked), and DMA-reads [`IOVA2`];
-/// - the driver unmaps `IOVA`, reclaims the frame, reuses it as a transmit buffer (fills it with
-///   [`REUSED`]) and maps it read-only at [`IOVA2`].
+/// - the device DMA-reads [`IOVA2`], DMA-writes `IOVA`, services its invalidation queue until
+///   there is an invalidation to process (flush, acknowledge), and DMA-writes `IOVA` again;
+/// - the driver fills a second frame G with [`TX_DATA`] and maps it read-only at [`IOVA2`] (a
+///   transmit buffer), then unmaps `IOVA`, reclaims F and reuses it (fills it with [`REUSED`]).
 ///
-/// After both: the frame must hold only [`REUSED`] (`use after free` otherwise: a DMA landed in
-/// it after the driver took it back); the second write must have been blocked (`stale
-/// translation` otherwise); a read of `IOVA2` that was allowed must return [`REUSED`] (`stale
-/// read` otherwise: the mapping was visible before the buffer's contents); every blocked DMA was
-/// blocked as not present.
-pub fn unmap_reuse_remap<D: IommuDriver, V: IommuDevice>(make: Make<D, V>) {
+/// After both: F must hold only [`REUSED`] (`use after free` otherwise: a DMA landed in it
+/// after the driver took it back); the last write must have been blocked (`stale translation`
+/// otherwise: the flush left the device a way to F); a read of `IOVA2` that was allowed must
+/// return [`TX_DATA`] (`stale read` otherwise: the mapping was visible before the buffer); every
+/// blocked DMA was blocked as not present.
+pub fn map_unmap_reuse<D: IommuDriver, V: IommuDevice>(make: Make<D, V>) {
     let (mut driver, mut device) = make(Geometry::MODEL, FRAMES, false);
     let frame = driver.alloc_frame().expect("a free frame");
     driver.map(IOVA, frame, Perm::RW).expect("IOVA maps");
@@ -39,23 +41,25 @@ pub fn unmap_reuse_remap<D: IommuDriver, V: IommuDevice>(make: Make<D, V>) {
         .dma_write(IOVA, &[DMA_DATA])
         .expect("a DMA to a mapped IOVA is allowed");
     let device = thread::spawn(move || {
+        let mut word = [0];
+        let read = device.dma_read(IOVA2, &mut word).map(|()| word[0]);
         let first = device.dma_write(IOVA, &[DMA_DATA]);
         while !device.service_invalidations() {
             spin_loop();
         }
         let second = device.dma_write(IOVA, &[DMA_DATA]);
-        let mut word = [0];
-        let read = device.dma_read(IOVA2, &mut word).map(|()| word[0]);
-        (first, second, read)
+        (read, first, second)
     });
     let driver = thread::spawn(move || {
+        let tx = driver.alloc_frame().expect("a free frame");
+        driver.fill_frame(tx, TX_DATA);
+        driver.map(IOVA2, tx, Perm::R).expect("IOVA2 maps");
         let unmapped = driver.unmap(IOVA).expect("IOVA was mapped");
         let reused = driver.reclaim(unmapped);
         driver.fill_frame(reused, REUSED);
-        driver.map(IOVA2, reused, Perm::R).expect("IOVA2 maps");
         (driver, reused)
     });
-    let (first, second, read) = device.join().unwrap();
+    let (read, first, second) = device.join().unwrap();
     let (driver, reused) = driver.join().unwrap();
     assert_eq!(reused, frame, "the driver reclaimed frame {reused}, not the unmapped {frame}");
     let words = driver.frame_words(frame);
@@ -70,11 +74,11 @@ pub fn unmap_reuse_remap<D: IommuDriver, V: IommuDevice>(make: Make<D, V>) {
     );
     if let Ok(v) = read {
         assert_eq!(
-            v, REUSED,
-            "stale read: the device translated IOVA {IOVA2:#x} but read {v:#x}, not the driver's {REUSED:#x}"
+            v, TX_DATA,
+            "stale read: the device translated IOVA {IOVA2:#x} but read {v:#x}, not the driver's {TX_DATA:#x}"
         );
     }
-    for fault in [first.err(), second.err(), read.err()].into_iter().flatten() {
+    for fault in [read.err(), first.err(), second.err()].into_iter().flatten() {
         assert!(
             matches!(fault.kind, FaultKind::NotPresent { .. }),
             "a DMA was blocked for the wrong reason: {fault}"
