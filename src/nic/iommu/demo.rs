@@ -15,7 +15,7 @@ use crate::lab::{
 pub const LOOM_BOUND: Option<usize> = Some(3);
 
 /// DMAs per translation-cost measurement.
-const COST_DMAS: u64 = 200_000;
+const COST_DMAS: u64 = 100_000;
 
 /// The `iommu` demo.
 #[derive(Debug)]

@@ -67,13 +67,26 @@
 //!
 //! It is RCU's shape: the IOTLB entry is a reader's reference, the invalidation plus its
 //! acknowledgement is the grace period, and reusing F before it ends is the use-after-free. It
-//! is an *interleaving* bug, not a weak-ordering one, so every checker and real x86 cores see it:
+//! is an *interleaving* bug, not a weak-ordering one, so every checker and real x86 cores see it.
+//! The model scenario (`scenario.rs`: `map_unmap_reuse`, one
+//! thread per side) also maps a transmit buffer while the device reads it, so the same run checks
+//! all three edges:
 //!
 //! | checker        | broken (lazy)                          | fixed (strict) |
 //! |----------------|----------------------------------------|----------------|
-//! | loom           | found (`use after free`)               | passes; every weakened ordering of the three edges is found (`scripts/mutate-orderings iommu`) |
-//! | shuttle        | found, random and PCT                  | passes         |
-//! | real x86 cores | found: `run iommu` counts reused pages the device overwrote | 0 corrupted    |
+//! | loom           | found at execution 1 (`use after free`): nothing orders the DMA's store before the driver's refill, so loom may put the DMA last in that word's coherence order even when it ran first | passes at preemption bound 3 (~200 executions); each weakened ordering of the three edges is found (`scripts/mutate-orderings iommu`: 6 of 6 killed) |
+//! | shuttle        | found, random and PCT (tens of schedules) | passes      |
+//! | real x86 cores | found: `run iommu` counts reused frames the device overwrote | 0 corrupted |
+//!
+//! A loom note, measured: run unbounded, loom's search of this scenario ends after ~100
+//! executions and misses a weakened walk ordering that bound 3 finds (both threads spin-wait on
+//! each other; `loom-tests/iommu.rs` pins it), so the lab checks it at bound 3.
+//!
+//! One rule is the caller's, as in Linux: an IOVA is mapped again only after its unmap
+//! completed (Linux frees an IOVA only after the flush, in strict and lazy mode alike), else a
+//! stale IOTLB entry could send a DMA for the new mapping to the old frame. The property test
+//! (`tests/iommu.rs`) drives random map / unmap / DMA sequences under that rule against an oracle
+//! map: no DMA ever reaches memory that is not the device's at that moment.
 //!
 //! Removing the wait (the logic bug) is `scripts/mutate-logic`'s mutant "iommu: no wait for the
 //! device's acknowledgement".
