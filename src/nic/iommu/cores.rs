@@ -284,12 +284,15 @@ pub struct Cost {
     pub passthrough: f64,
 }
 
-/// Measures [`Cost`] over `n` DMAs each, on the calling thread.
+/// Measures [`Cost`] on the calling thread: 5 rounds of `n` DMAs per case, the cases
+/// interleaved, the fastest round of each kept (a shared machine only ever adds time).
 pub fn translation_cost(n: u64) -> Cost {
     let data = [1u64; BURST];
     let (mut driver, mut device) = real::fixed::new(Geometry::X86, 8, false);
     let frame = driver.alloc_frame().expect("a free frame");
     driver.map(0x1000, frame, Perm::RW).expect("maps");
+    let (_, mut pt) = real::fixed::new(Geometry::X86, 8, true);
+    let phys = frame << Geometry::X86.page_shift();
     let time = |f: &mut dyn FnMut()| {
         f();
         let t0 = Instant::now();
@@ -298,17 +301,22 @@ pub fn translation_cost(n: u64) -> Cost {
         }
         t0.elapsed().as_nanos() as f64 / n.max(1) as f64
     };
-    let hit = time(&mut || {
-        device.dma_write(black_box(0x1000), &data).expect("mapped");
-    });
-    let walk = time(&mut || {
-        device.iotlb.flush();
-        device.dma_write(black_box(0x1000), &data).expect("mapped");
-    });
-    let (_, mut pt) = real::fixed::new(Geometry::X86, 8, true);
-    let phys = frame << Geometry::X86.page_shift();
-    let passthrough = time(&mut || {
-        pt.dma_write(black_box(phys), &data).expect("inside memory");
-    });
-    Cost { hit, walk, passthrough }
+    let mut best = Cost {
+        hit: f64::INFINITY,
+        walk: f64::INFINITY,
+        passthrough: f64::INFINITY,
+    };
+    for _ in 0..5 {
+        best.hit = best.hit.min(time(&mut || {
+            device.dma_write(black_box(0x1000), &data).expect("mapped");
+        }));
+        best.walk = best.walk.min(time(&mut || {
+            device.iotlb.flush();
+            device.dma_write(black_box(0x1000), &data).expect("mapped");
+        }));
+        best.passthrough = best.passthrough.min(time(&mut || {
+            pt.dma_write(black_box(phys), &data).expect("inside memory");
+        }));
+    }
+    best
 }
