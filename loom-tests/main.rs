@@ -8,6 +8,7 @@
 mod counter;
 mod cut_through;
 mod descriptor_ring;
+mod iommu;
 mod litmus;
 mod mpmc;
 mod rdma_qp;

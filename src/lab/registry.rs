@@ -19,8 +19,9 @@ pub static DEMOS: &[&dyn Demo] = &[
     &concurrency::reclaim::demo::RCU,
     &concurrency::reclaim::demo::RCU_GRACE,
     &concurrency::false_sharing::demo::FALSE_SHARING,
-    &crate::nic::cut_through::demo::CUT_THROUGH,
-    &crate::nic::descriptor_ring::demo::DESCRIPTOR_RING,
+    &nic::descriptor_ring::demo::DESCRIPTOR_RING,
+    &nic::iommu::demo::IOMMU,
+    &nic::cut_through::demo::CUT_THROUGH,
     &nic::rdma_qp::demo::RDMA_QP,
 ];
 

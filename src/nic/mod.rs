@@ -8,4 +8,5 @@
 
 pub mod cut_through;
 pub mod descriptor_ring;
+pub mod iommu;
 pub mod rdma_qp;
