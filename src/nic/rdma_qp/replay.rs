@@ -131,8 +131,10 @@ pub fn qp_replay(variant: Variant) -> Vec<ReplayStep> {
 /// Bytes per region in the replay.
 const BYTES: u32 = 64;
 
+/// CQ entries in the replay: one, so every completion starts a new lap.
+const CQ_SIZE: u32 = 1;
+
 fn replay<Q: Qp>() -> Vec<ReplayStep> {
-    const CQ_SIZE: u32 = 1;
     let (mut drv, mut dev) = Q::make(&Config::new(1, CQ_SIZE, &[(64, false), (64, true)]));
     let (src, dst) = (Q::region(&drv, 0), Q::region(&drv, 1));
     let mut steps = Vec::new();
@@ -323,9 +325,9 @@ fn reaped(n: u32, c: Option<Completion>) -> String {
         Some(c) => format!(
             "polls: slot {}'s owner bit matches lap {}'s parity ({}), so CQE #{} is ours; then reads the body: WQE {}, \
              wr_id {}, {:?}, {} B",
-            c.cq_index,
-            n,
-            owner_bit(n, 1),
+            c.cq_index % CQ_SIZE,
+            n / CQ_SIZE,
+            owner_bit(n, CQ_SIZE),
             c.cq_index,
             c.wqe_counter,
             c.wr_id,
