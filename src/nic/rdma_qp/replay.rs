@@ -187,7 +187,7 @@ fn replay<Q: Qp>() -> Vec<ReplayStep> {
     );
     let peek = Q::poll_read(&drv);
     let c0 = Q::poll_check(&mut drv, peek);
-    step("driver", reaped(0, c0), &drv, &dev);
+    step("driver", reaped(0, c0, CQ_SIZE), &drv, &dev);
 
     // Lap 1: the poll split around the device.
     Q::write_memory(&drv, src.addr, &words(0xb0));
@@ -241,7 +241,7 @@ fn replay<Q: Qp>() -> Vec<ReplayStep> {
                  reported",
                 c.wqe_counter, c.byte_len
             ),
-            other => reaped(1, other),
+            other => reaped(1, other, CQ_SIZE),
         },
         &drv,
         &dev,
@@ -320,14 +320,14 @@ fn dma_words(d: &Dma) -> String {
     }
 }
 
-fn reaped(n: u32, c: Option<Completion>) -> String {
+fn reaped(n: u32, c: Option<Completion>, cq_size: u32) -> String {
     match c {
         Some(c) => format!(
             "polls: slot {}'s owner bit matches lap {}'s parity ({}), so CQE #{} is ours; then reads the body: WQE {}, \
              wr_id {}, {:?}, {} B",
-            c.cq_index % CQ_SIZE,
-            n / CQ_SIZE,
-            owner_bit(n, CQ_SIZE),
+            c.cq_index % cq_size,
+            n / cq_size,
+            owner_bit(n, cq_size),
             c.cq_index,
             c.wqe_counter,
             c.wr_id,
