@@ -15,11 +15,12 @@
 //! Before timing, each candidate runs 200 round trips whose payloads and completions are checked.
 mod common;
 
+use std::cell::RefCell;
 use std::time::Duration;
 
 use common::{Comparison, Pin, Sense::TimeRatio};
-use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use lockfree_lab::nic::rdma_qp::{qp_round_trips, tcp_round_trips, udp_round_trips, UDP_MAX_PAYLOAD};
+use criterion::{criterion_group, criterion_main, BenchmarkGroup, Criterion, Throughput};
+use lockfree_lab::nic::rdma_qp::{qp_round_trips, tcp_round_trips, udp_round_trips, Trips, UDP_MAX_PAYLOAD};
 use lockfree_lab::Variant;
 
 /// What the report says about these benches (`common::Comparison`; `benches/report.rs`).
@@ -70,20 +71,37 @@ const COMPARISONS: &[Comparison] = &[
 /// The payload sizes.
 const SIZES: [u32; 3] = [64, 4096, 65536];
 
-fn qp(bytes: u32, n: u64) -> Duration {
-    qp_round_trips(Variant::Fixed, bytes, n, Pin::Spread, false).wall
+fn qp(bytes: u32, n: u64) -> Trips {
+    qp_round_trips(Variant::Fixed, bytes, n, Pin::Spread, false)
 }
 
-fn tcp(bytes: u32, n: u64) -> Duration {
-    tcp_round_trips(bytes, n, Pin::Spread, false)
-        .expect("loopback TCP")
-        .wall
+fn tcp(bytes: u32, n: u64) -> Trips {
+    tcp_round_trips(bytes, n, Pin::Spread, false).expect("loopback TCP")
 }
 
-fn udp(bytes: u32, n: u64) -> Duration {
-    udp_round_trips(bytes, n, Pin::Spread, false)
-        .expect("loopback UDP")
-        .wall
+fn udp(bytes: u32, n: u64) -> Trips {
+    udp_round_trips(bytes, n, Pin::Spread, false).expect("loopback UDP")
+}
+
+/// Runs one id in a group, and records its threads' CPU share (min and median over the samples
+/// of a millisecond or more) for the report.
+fn case(g: &mut BenchmarkGroup<'_, criterion::measurement::WallTime>, group: &str, id: &str, f: impl Fn(u64) -> Trips) {
+    let shares = RefCell::new(Vec::new());
+    g.bench_function(id, |b| {
+        b.iter_custom(|n| {
+            let t = f(n);
+            if t.wall >= Duration::from_millis(1) {
+                shares.borrow_mut().push(t.parallelism.efficiency());
+            }
+            t.wall
+        })
+    });
+    let mut shares = shares.into_inner();
+    if !shares.is_empty() {
+        shares.sort_by(f64::total_cmp);
+        common::record_extra(group, id, "cpu_share_min", shares[0]);
+        common::record_extra(group, id, "cpu_share_median", shares[shares.len() / 2]);
+    }
 }
 
 /// Before anything is timed: every candidate delivers 200 checked payloads.
@@ -105,20 +123,20 @@ fn bench(c: &mut Criterion) {
         let mut g = c.benchmark_group(&group);
         g.sample_size(common::samples(30));
         g.throughput(Throughput::Bytes(u64::from(bytes)));
-        g.bench_function("fixed", |b| b.iter_custom(|n| qp(bytes, n)));
-        g.bench_function("baseline-tcp-loopback", |b| b.iter_custom(|n| tcp(bytes, n)));
+        case(&mut g, &group, "fixed", |n| qp(bytes, n));
+        case(&mut g, &group, "baseline-tcp-loopback", |n| tcp(bytes, n));
         if bytes <= UDP_MAX_PAYLOAD {
-            g.bench_function("baseline-udp-loopback", |b| b.iter_custom(|n| udp(bytes, n)));
+            case(&mut g, &group, "baseline-udp-loopback", |n| udp(bytes, n));
         }
         g.finish();
 
         // The ratios, measured in alternation (see `common::paired`).
         let mut candidates: Vec<common::Candidate<'_>> = vec![
-            ("fixed", Box::new(move |n| qp(bytes, n))),
-            ("baseline-tcp-loopback", Box::new(move |n| tcp(bytes, n))),
+            ("fixed", Box::new(move |n| qp(bytes, n).wall)),
+            ("baseline-tcp-loopback", Box::new(move |n| tcp(bytes, n).wall)),
         ];
         if bytes <= UDP_MAX_PAYLOAD {
-            candidates.push(("baseline-udp-loopback", Box::new(move |n| udp(bytes, n))));
+            candidates.push(("baseline-udp-loopback", Box::new(move |n| udp(bytes, n).wall)));
         }
         common::paired(&group, candidates);
     }

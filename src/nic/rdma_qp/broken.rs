@@ -140,8 +140,8 @@ pub fn queue_pair(config: &Config) -> (Driver, Device) {
     (driver, device)
 }
 
-/// The driver's half: posts work requests, rings the doorbell, reaps completions. `Send`, not
-/// `Sync`: one thread drives a queue pair.
+/// The driver's half: posts work requests, rings the doorbell, reaps completions. Posting and
+/// polling take `&mut self`: one thread drives a queue pair.
 pub struct Driver {
     shared: Arc<Shared>,
     /// WQEs written (wrapping): the next WQE goes to slot `sq_pi % sq_size`.

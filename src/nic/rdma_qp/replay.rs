@@ -131,8 +131,10 @@ pub fn qp_replay(variant: Variant) -> Vec<ReplayStep> {
 /// Bytes per region in the replay.
 const BYTES: u32 = 64;
 
+/// CQ entries in the replay: one, so every completion starts a new lap.
+const CQ_SIZE: u32 = 1;
+
 fn replay<Q: Qp>() -> Vec<ReplayStep> {
-    const CQ_SIZE: u32 = 1;
     let (mut drv, mut dev) = Q::make(&Config::new(1, CQ_SIZE, &[(64, false), (64, true)]));
     let (src, dst) = (Q::region(&drv, 0), Q::region(&drv, 1));
     let mut steps = Vec::new();
@@ -185,7 +187,7 @@ fn replay<Q: Qp>() -> Vec<ReplayStep> {
     );
     let peek = Q::poll_read(&drv);
     let c0 = Q::poll_check(&mut drv, peek);
-    step("driver", reaped(0, c0), &drv, &dev);
+    step("driver", reaped(0, c0, CQ_SIZE), &drv, &dev);
 
     // Lap 1: the poll split around the device.
     Q::write_memory(&drv, src.addr, &words(0xb0));
@@ -239,7 +241,7 @@ fn replay<Q: Qp>() -> Vec<ReplayStep> {
                  reported",
                 c.wqe_counter, c.byte_len
             ),
-            other => reaped(1, other),
+            other => reaped(1, other, CQ_SIZE),
         },
         &drv,
         &dev,
@@ -318,14 +320,14 @@ fn dma_words(d: &Dma) -> String {
     }
 }
 
-fn reaped(n: u32, c: Option<Completion>) -> String {
+fn reaped(n: u32, c: Option<Completion>, cq_size: u32) -> String {
     match c {
         Some(c) => format!(
             "polls: slot {}'s owner bit matches lap {}'s parity ({}), so CQE #{} is ours; then reads the body: WQE {}, \
              wr_id {}, {:?}, {} B",
-            c.cq_index,
-            n,
-            owner_bit(n, 1),
+            c.cq_index % cq_size,
+            n / cq_size,
+            owner_bit(n, cq_size),
             c.cq_index,
             c.wqe_counter,
             c.wr_id,
