@@ -7,8 +7,11 @@
 
 mod counter;
 mod cut_through;
+mod descriptor_ring;
+mod iommu;
 mod litmus;
 mod mpmc;
+mod rdma_qp;
 mod reclaim; // feature `epoch` (the module says so itself)
 mod spsc;
 mod stack;
