@@ -206,7 +206,7 @@ pub struct Spec {
 ///
 /// The command line offers every registered demo's params on `run` and the lab checks them
 /// against the demo actually named, so `run spsc --mode rx` is one line of error, not a run.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, Serialize)]
 pub struct Param {
     /// The long flag without its dashes (`descriptors`).
     pub name: &'static str,
@@ -216,8 +216,8 @@ pub struct Param {
     pub kind: ParamKind,
 }
 
-/// What a [`Param`] accepts.
-#[derive(Clone, Copy, Debug)]
+/// What a [`Param`] accepts (JSON: `{"Choice": {"values": [...], "default": ...}}`).
+#[derive(Clone, Copy, Debug, Serialize)]
 pub enum ParamKind {
     /// One of `values`; `default` without the flag.
     Choice {
@@ -272,7 +272,8 @@ impl Param {
         }
     }
 
-    fn default_value(&self) -> ParamValue {
+    /// Its value without the flag.
+    pub fn default_value(&self) -> ParamValue {
         match self.kind {
             ParamKind::Choice { default, .. } => ParamValue::Choice(default),
             ParamKind::Number { default, .. } => ParamValue::Number(default),
@@ -463,7 +464,7 @@ impl Spec {
 impl Serialize for Spec {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         use serde::ser::SerializeStruct;
-        let mut st = s.serialize_struct("Demo", 12)?;
+        let mut st = s.serialize_struct("Demo", 13)?;
         st.serialize_field("name", self.name)?;
         st.serialize_field("concept", self.module.rsplit('/').next().unwrap_or(self.module))?;
         st.serialize_field("group", self.group.title())?;
@@ -479,6 +480,7 @@ impl Serialize for Spec {
         st.serialize_field("step", &self.can.step)?;
         st.serialize_field("bug_class", self.bug.name())?;
         st.serialize_field("available", &self.missing_feature().is_none())?;
+        st.serialize_field("params", self.params)?;
         st.end()
     }
 }

@@ -50,6 +50,13 @@ pub fn list() -> String {
                     format!("[{title}]"),
                     d.spec().lesson
                 );
+                for p in d.spec().params {
+                    let accepts = match p.kind {
+                        super::ParamKind::Number { .. } => format!(": {}", p.accepts()),
+                        _ => format!(" (default {})", p.default_value()),
+                    };
+                    let _ = writeln!(s, "  {:<17} {}  {}{accepts}", "", p.usage(), p.help);
+                }
             }
         }
         if !missing.is_empty() {
