@@ -232,6 +232,9 @@ impl Driver {
 
     /// Maps the page at `iova` to `frame` with `perm`, building the tables on its path. The
     /// buffer's contents, written before, are visible to any DMA that translates through it.
+    /// An IOVA is mapped again only after its unmap completed (its frame reclaimed), as Linux
+    /// frees an IOVA only after the flush: else a stale IOTLB entry could still send the device
+    /// to the old frame.
     pub fn map(&mut self, iova: u64, frame: u64, perm: Perm) -> Result<(), MapError> {
         let g = self.iommu.geometry;
         if iova % g.page_size() != 0 {
