@@ -6,6 +6,7 @@
 //! the same scenario catches, and every blind spot of a checker has a test that says so.
 
 mod counter;
+mod irq_poll;
 mod litmus;
 mod mpmc;
 mod reclaim; // feature `epoch` (the module says so itself)
