@@ -77,6 +77,7 @@
 
 pub mod cores;
 pub mod demo;
+mod replay;
 
 backends! {
     /// The fixed handshake: a SeqCst fence on each side.
