@@ -260,7 +260,11 @@ fn run_on<N: NicHalf<Packet>, A: AppHalf<Packet>>(halves: (N, A), cfg: Config) -
                     }
                 }
             }
-            Side::Nic { offered, dropped, wakes }
+            Side::Nic {
+                offered,
+                dropped,
+                wakes,
+            }
         } else {
             let mut app = halves.lock().unwrap().1.take().expect("one app");
             app_thread.set(std::thread::current()).expect("one app thread");
@@ -345,14 +349,21 @@ fn run_on<N: NicHalf<Packet>, A: AppHalf<Packet>>(halves: (N, A), cfg: Config) -
         }
     });
     let mut sides = sides.into_iter();
-    let (Some(Side::Nic { offered, dropped, wakes }), Some(Side::App {
-        latency,
-        received,
-        sleeps,
-        lost,
-        rescued,
-        first_lost,
-    })) = (sides.next(), sides.next())
+    let (
+        Some(Side::Nic {
+            offered,
+            dropped,
+            wakes,
+        }),
+        Some(Side::App {
+            latency,
+            received,
+            sleeps,
+            lost,
+            rescued,
+            first_lost,
+        }),
+    ) = (sides.next(), sides.next())
     else {
         unreachable!("thread 0 is the NIC, thread 1 the app")
     };

@@ -39,13 +39,17 @@ static SPEC: Spec = Spec {
     bug: BugClass::Ordering(Reordering::StoreLoad),
     threads: Threads::Fixed(2),
     default_iterations: 50_000,
-    max_iterations: (10_000_000, "the NIC logs 8 bytes per packet to count lost wakeups exactly"),
+    max_iterations: (
+        10_000_000,
+        "the NIC logs 8 bytes per packet to count lost wakeups exactly",
+    ),
     loom_false_positive: None,
     feature: None,
     params: &[
         Param {
             name: "delivery",
-            help: "how the app waits for packets: sleep (blocking), spin (busy-poll), spin then sleep (hybrid), or all \
+            help:
+                "how the app waits for packets: sleep (blocking), spin (busy-poll), spin then sleep (hybrid), or all \
                    three side by side",
             kind: ParamKind::Choice {
                 values: &["all", "blocking", "busy-poll", "hybrid"],

@@ -92,9 +92,15 @@ fn meaning(s: &ReadableStep, polls: &mut u32) -> String {
         (false, false, "load") => {
             let awake = matches!(s.read, Some(Value::Int(w)) if w % 2 == 0);
             if awake {
-                format!("the NIC reads the sleep word {}: 'awake', so it raises no interrupt{stale}", s.value)
+                format!(
+                    "the NIC reads the sleep word {}: 'awake', so it raises no interrupt{stale}",
+                    s.value
+                )
             } else {
-                format!("the NIC reads the sleep word {}: 'asleep', so it wakes the app{stale}", s.value)
+                format!(
+                    "the NIC reads the sleep word {}: 'asleep', so it wakes the app{stale}",
+                    s.value
+                )
             }
         }
         (_, _, "fence") => "a SeqCst fence".into(),
