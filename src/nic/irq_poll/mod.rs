@@ -54,6 +54,22 @@
 //! | shuttle      | **blind**: it runs every atomic as SeqCst, where one of the two loads always sees the other's store (SB needs weak memory) | passes |
 //! | real x86-64  | **found**: TSO lets a store pass a later load (the one reordering x86 does); the run counts the lost wakeups its timeout rescued | 0 lost wakeups |
 //!
+//! ## On real cores ([`cores`])
+//! - **Paced traffic** (`--traffic paced`, `--rate`): the NIC stamps each packet when it is ready
+//!   and pushes it on schedule (a full ring drops it, as a NIC counts `rx_missed`); the app stamps
+//!   it when it has it. The histogram gives p50/p99/p99.9/max; the app thread's CPU time over the
+//!   wall time gives what each mode burns (busy-poll: a whole core, and the output says so).
+//! - **One packet in flight** (`--traffic one-in-flight`): the NIC sends the next packet as soon
+//!   as the app has taken the last, after a varying pause on the app's side, so nearly every
+//!   packet meets the app inside its sleep/wake handshake: the hunt for the lost wakeup
+//!   (`--variant broken --delivery blocking --iterations 1000000`).
+//! - **Lost wakeups are counted exactly**, not guessed from timing: the NIC logs the sleep word it
+//!   read after each push; a packet the app found only after a sleep whose odd word is newer than
+//!   an *even* word the NIC read for that packet was a lost wakeup (the NIC saw "awake" from before
+//!   the announcement, so it sent no interrupt). The fixed handshake makes that impossible; the
+//!   broken one shows it on x86, and each one costs the sleep bound ([`cores::SLEEP_BOUND`],
+//!   `park_timeout`) or the next packet's interrupt, whichever comes first.
+//!
 //! loom models `fence(SeqCst)` exactly, but treats SeqCst *loads and stores* as Acquire/Release
 //! (loom issue #180): writing the handshake with SeqCst store and load instead of fences would be
 //! correct on real hardware yet reported broken by loom. So the fixed variant uses fences, as the
