@@ -81,7 +81,10 @@ fn handshake(mode: Mode, n: u64, shares: &mut Shares) -> Duration {
                     std::hint::spin_loop();
                 }
                 let ready = now_ns(base);
-                assert!(nic.send((s, ready), || app.unpark()).is_ok(), "one packet in flight: room");
+                assert!(
+                    nic.send((s, ready), || app.unpark()).is_ok(),
+                    "one packet in flight: room"
+                );
                 // ORDERING: Acquire [taken] — pairs with the app's Release store: packet s is taken.
                 spin_until(|| taken.load(Ordering::Acquire) > s);
             }

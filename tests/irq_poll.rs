@@ -99,7 +99,11 @@ fn every_packet_arrives_in_order_and_no_wakeup_is_lost_in_every_delivery_mode() 
     let n = sized(20_000, 40);
     for wait in [Wait::Blocking, Wait::BusyPoll, Wait::Spin(50)] {
         let (got, lost) = hand_off(wait, n);
-        assert_eq!(got, (0..n).collect::<Vec<_>>(), "{wait:?}: packets lost or out of order");
+        assert_eq!(
+            got,
+            (0..n).collect::<Vec<_>>(),
+            "{wait:?}: packets lost or out of order"
+        );
         assert_eq!(lost, 0, "{wait:?}: the fixed handshake lost a wakeup");
     }
 }
