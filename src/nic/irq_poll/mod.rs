@@ -50,7 +50,7 @@
 //! ## Who sees it
 //! | checker      | broken (no fences)                                    | fixed |
 //! |--------------|-------------------------------------------------------|-------|
-//! | loom         | **found**: `deadlock` — the app parked, the NIC done, main waiting on the app; the trace shows both loads reading the initial values | passes |
+//! | loom         | **found**: `deadlock` — the app parked, the NIC done, main waiting on the app; the trace shows the NIC's load of the sleep word returning 0 after the app stored 1 (stale: the store was still in the app core's store buffer); `step irq-vs-busy-poll` narrates it | passes |
 //! | shuttle      | **blind**: it runs every atomic as SeqCst, where one of the two loads always sees the other's store (SB needs weak memory) | passes |
 //! | real x86-64  | **found**: TSO lets a store pass a later load (the one reordering x86 does); the run counts the lost wakeups its timeout rescued | 0 lost wakeups |
 //!
@@ -70,10 +70,13 @@
 //!   broken one shows it on x86, and each one costs the sleep bound ([`cores::SLEEP_BOUND`],
 //!   `park_timeout`) or the next packet's interrupt, whichever comes first.
 //!
-//! loom models `fence(SeqCst)` exactly, but treats SeqCst *loads and stores* as Acquire/Release
-//! (loom issue #180): writing the handshake with SeqCst store and load instead of fences would be
-//! correct on real hardware yet reported broken by loom. So the fixed variant uses fences, as the
-//! kernel does.
+//! Why fences and not SeqCst loads and stores: the NIC's store is the ring's own `tail` publish
+//! (Release, inside `spsc`), so making only the sleep word SeqCst would not even be correct — a
+//! SeqCst load after a Release store orders nothing on the NIC's side (on x86 the `tail` store can
+//! still sit in the store buffer while a plain `mov` reads the sleep word). A fence orders every
+//! earlier store, whoever wrote the code that made it; that is why the kernel writes `smp_mb()`.
+//! And loom models `fence(SeqCst)` exactly, while it treats SeqCst *loads and stores* as
+//! Acquire/Release (loom issue #180), so even an all-SeqCst version would be reported broken.
 //!
 //! ## Which real code does this
 //! - Linux fm10k, `__fm10k_maybe_stop_tx` (`drivers/net/ethernet/intel/fm10k/fm10k_main.c`): the
