@@ -9,6 +9,7 @@ mod counter;
 mod cut_through;
 mod descriptor_ring;
 mod iommu;
+mod irq_poll;
 mod litmus;
 mod mpmc;
 mod rdma_qp;
