@@ -4,7 +4,7 @@
 //! table, the test that exercises every demo) is derived from this list and the demos' specs.
 
 use super::{drive, Demo, Group, Param, UsageError};
-use crate::concurrency;
+use crate::{concurrency, nic};
 
 /// Every demo the lab has built, in the order `list` shows them.
 pub static DEMOS: &[&dyn Demo] = &[
@@ -19,6 +19,7 @@ pub static DEMOS: &[&dyn Demo] = &[
     &concurrency::reclaim::demo::RCU,
     &concurrency::reclaim::demo::RCU_GRACE,
     &concurrency::false_sharing::demo::FALSE_SHARING,
+    &nic::napi::demo::NAPI,
 ];
 
 /// The seed site's demos, group by group, in its order: the catalogue the lab is building. A seed

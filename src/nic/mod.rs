@@ -5,3 +5,5 @@
 //! — descriptor ownership, doorbells, completion queues, DMA address translation — which is the
 //! same one real drivers use with real devices. Where a figure cannot be measured here (a PCIe
 //! round trip, a DMA engine's latency), the demos print a cited constant and label it as one.
+
+pub mod napi;
