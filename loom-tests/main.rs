@@ -8,6 +8,7 @@
 mod counter;
 mod litmus;
 mod mpmc;
+mod napi;
 mod reclaim; // feature `epoch` (the module says so itself)
 mod spsc;
 mod stack;

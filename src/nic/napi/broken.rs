@@ -71,7 +71,7 @@ impl<P: RxProducer> Nic<P> {
         if !self.line.armed.load(Ordering::Relaxed) {
             return Ok(Irq::Masked);
         }
-        // ORDERING: Relaxed [irq-latch] — the latch carries no data: packets travel through the ring's Release/Acquire tail.
+        // ORDERING: Relaxed [irq-latch] — the SeqCst fence above is also a release fence: the driver's Acquire take of this raise sees the post.
         if self.line.pending.swap(true, Ordering::Relaxed) {
             Ok(Irq::Coalesced)
         } else {
@@ -109,8 +109,8 @@ pub struct Driver<C> {
 impl<C: RxConsumer> Driver<C> {
     /// The hard IRQ: if one is pending, takes it, masks the line and schedules the poll.
     pub fn take_irq(&mut self) -> bool {
-        // ORDERING: Relaxed [irq-latch] — as the NIC's swap: the latch carries no data.
-        let raised = self.line.pending.swap(false, Ordering::Relaxed);
+        // ORDERING: Acquire [irq-latch] — with the NIC's fence before its raise: the packets posted before the IRQ are visible to the poll (PCIe orders an MSI after the packet's DMA).
+        let raised = self.line.pending.swap(false, Ordering::Acquire);
         if raised {
             self.schedule();
         }
