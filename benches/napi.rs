@@ -44,7 +44,10 @@ const COMPARISONS: &[Comparison] = &[
 ];
 
 fn bench(c: &mut Criterion) {
-    for (workload, name) in [(Workload::Bursts, "napi/bursts-256"), (Workload::Trickle, "napi/trickle")] {
+    for (workload, name) in [
+        (Workload::Bursts, "napi/bursts-256"),
+        (Workload::Trickle, "napi/trickle"),
+    ] {
         let mut g = c.benchmark_group(name);
         g.sample_size(10);
         // The NIC's pacing makes the wall time several times the CPU time criterion sees.

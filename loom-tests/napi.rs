@@ -94,8 +94,10 @@ fn real_threads_fixed_delivers_every_packet() {
     use lockfree_lab::nic::napi::real;
     let packets = if cfg!(miri) { 20 } else { 20_000 };
     for budget in [1, 2, 64] {
+        // A ring with room for every packet: the NIC never waits, so a stranded packet ends the
+        // run (the driver goes idle with it in the ring) instead of blocking the NIC forever.
         real::scenario::packets_then_silence(
-            real::fixed::new(lockfree_lab::spsc::real::fixed::channel(4), budget),
+            real::fixed::new(lockfree_lab::spsc::real::fixed::channel(packets as usize), budget),
             packets,
         );
     }
@@ -106,9 +108,14 @@ fn replay_broken_strands_packet_7_until_packet_8() {
     use lockfree_lab::nic::napi::{replay::napi_replay, Variant};
     let steps = napi_replay(Variant::Broken);
     let last = steps.last().unwrap();
-    assert!(last.action.contains("packet 7 was stranded until packet 8 came"), "{last}");
+    assert!(
+        last.action.contains("packet 7 was stranded until packet 8 came"),
+        "{last}"
+    );
     assert_eq!((last.hard_irqs, last.per_packet_irqs), (2, 8));
-    assert!(steps.iter().any(|s| s.action.contains("STRANDED") && s.armed && !s.poll_pending && s.occupancy == 1));
+    assert!(steps
+        .iter()
+        .any(|s| s.action.contains("STRANDED") && s.armed && !s.poll_pending && s.occupancy == 1));
 }
 
 #[test]
@@ -138,4 +145,22 @@ fn loom_broken_the_poll_after_an_irq_finds_its_packet_too() {
         lm::scenario::irq_finds_its_packet(lm::broken::new(lm_ring::fixed::channel(2), 2))
     })
     .assert_passed();
+}
+
+#[test]
+fn real_cores_fixed_run_strands_nothing_and_counts_what_it_did() {
+    use lockfree_lab::hw::Pin;
+    use lockfree_lab::nic::napi::cores::{run_on_cores, Kind, Workload};
+    use lockfree_lab::nic::napi::Variant;
+    for workload in Workload::BOTH {
+        let r = run_on_cores(Kind::Napi(Variant::Fixed), workload, 3_000, 64, 8, Pin::Spread);
+        assert_eq!((r.stranded, r.rescued), (0, 0), "{workload:?}: {r:?}");
+        assert!(r.hard_irqs >= 1 && r.hard_irqs <= r.packets, "{r:?}");
+        assert!(
+            r.polls >= r.hard_irqs,
+            "every IRQ is followed by at least one poll: {r:?}"
+        );
+        let per_packet = run_on_cores(Kind::PerPacket, workload, 3_000, 64, 8, Pin::Spread);
+        assert_eq!(per_packet.hard_irqs, 3_000, "one IRQ per packet: {per_packet:?}");
+    }
 }

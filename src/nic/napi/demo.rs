@@ -7,8 +7,8 @@ use super::{loom, shuttle, Packet};
 use crate::check::Report;
 use crate::hw::Pin;
 use crate::lab::{
-    BugClass, Can, Case, Checker, Demo, Detection, Figure, Group, Param, ParamKind, Replay, Row, RunOptions,
-    RunOutput, Spec, Threads, UsageError, Variant, Variants,
+    BugClass, Can, Case, Checker, Demo, Detection, Figure, Group, Param, ParamKind, Replay, Row, RunOptions, RunOutput,
+    Spec, Threads, UsageError, Variant, Variants,
 };
 
 /// The `napi` demo.

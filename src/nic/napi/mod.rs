@@ -28,7 +28,7 @@
 //! |-------------------|--------------------------------------------------------|----------------------------------------------------|------------|
 //! | `[tail-publish]`  | NIC: the ring's Release tail store                     | driver: the ring's Acquire tail load               | a polled packet is the one the NIC wrote (the SPSC ring's own edge) |
 //! | `[rearm-recheck]` | NIC: tail store; `fence(SeqCst)`; load `armed`         | driver: store `armed = true`; `fence(SeqCst)`; load tail (the re-check) | at least one side sees the other's store: the NIC sees the line armed and raises, or the re-check sees the packet |
-//! | `[irq-latch]`     | NIC: `pending.swap(true)`                              | driver: `pending.swap(false)`                      | each raise is taken once; it carries no data (packets travel by the ring) |
+//! | `[irq-latch]`     | NIC: `fence(SeqCst)` (also a release fence), then `pending.swap(true)` | driver: `pending.swap(false, Acquire)`, the hard IRQ | each raise is taken once, and the poll after it sees the packets posted before it (as PCIe orders an MSI after the packet's DMA writes) |
 //!
 //! `[rearm-recheck]` is the store-buffering (Dekker) shape: each side stores, then loads what the
 //! other stores. Release/Acquire cannot order a store before a later load; only `SeqCst` fences
