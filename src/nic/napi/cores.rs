@@ -1,12 +1,11 @@
 //! NAPI on real cores: a NIC thread posts packets (a steady trickle, or bursts) and raises IRQs;
-//! the driver's thread sleeps until one comes (an IRQ is an `unpark`, a futex wake: the analogue
-//! of interrupt → handler), then polls. Counted: hard IRQs, polls, packets per poll, strandings;
+//! the driver's thread sleeps until one comes, then polls. An IRQ is an eventfd (semaphore mode):
+//! the NIC's `write` raises it, the driver's `read` takes it, each a kernel entry, plus a sleep
+//! and a wakeup when the driver was idle — the analogue of interrupt → handler. Counted: hard IRQs, polls, packets per poll, strandings;
 //! measured: wall time and the driver's CPU time per packet. The baseline takes one IRQ (one
 //! wakeup) per packet, as a driver without NAPI would.
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::OnceLock;
-use std::thread::Thread;
 use std::time::{Duration, Instant};
 
 use super::{real, Device, Irq, Napi, Packet, Variant};
@@ -125,6 +124,60 @@ impl CoreRun {
     }
 }
 
+/// The interrupt wire: an eventfd in semaphore mode. Each `raise` is one `write` syscall; each
+/// `take` one `read` (after a `poll` when waiting with a timeout), so every IRQ costs a kernel
+/// entry on both sides, and a sleep and a wakeup when the driver was idle.
+#[derive(Debug)]
+struct Wire(libc::c_int);
+
+impl Wire {
+    fn new() -> Self {
+        // SAFETY: eventfd takes two integers and returns a new descriptor or -1; no memory is passed.
+        let fd = unsafe { libc::eventfd(0, libc::EFD_SEMAPHORE | libc::EFD_CLOEXEC) };
+        assert!(fd >= 0, "napi: eventfd failed: {}", std::io::Error::last_os_error());
+        Self(fd)
+    }
+
+    /// Raises one IRQ.
+    fn raise(&self) {
+        let one: u64 = 1;
+        // SAFETY: writes 8 bytes from a live local u64 to our own eventfd.
+        let n = unsafe { libc::write(self.0, (&one as *const u64).cast(), 8) };
+        assert_eq!(n, 8, "napi: eventfd write failed: {}", std::io::Error::last_os_error());
+    }
+
+    /// Takes one IRQ, sleeping until one is raised.
+    fn take(&self) {
+        let mut v: u64 = 0;
+        // SAFETY: reads 8 bytes into a live local u64 from our own eventfd (blocking).
+        let n = unsafe { libc::read(self.0, (&mut v as *mut u64).cast(), 8) };
+        assert_eq!(n, 8, "napi: eventfd read failed: {}", std::io::Error::last_os_error());
+    }
+
+    /// Takes one IRQ if one is raised within `timeout`; false if none came.
+    fn take_within(&self, timeout: Duration) -> bool {
+        let mut pfd = libc::pollfd {
+            fd: self.0,
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        // SAFETY: one live, initialized pollfd; poll writes only its `revents`.
+        let ready = unsafe { libc::poll(&mut pfd, 1, timeout.as_millis() as libc::c_int) };
+        if ready <= 0 {
+            return false;
+        }
+        self.take();
+        true
+    }
+}
+
+impl Drop for Wire {
+    fn drop(&mut self) {
+        // SAFETY: the descriptor is ours (opened in `new`) and closed once, here.
+        unsafe { libc::close(self.0) };
+    }
+}
+
 /// Waits until `gap` has passed since `from`, spinning (the NIC is a device: it has its core).
 fn pace(from: Instant, gap: Duration) {
     while from.elapsed() < gap {
@@ -164,19 +217,13 @@ type Tally = (u64, u64, u64, u64, u64, Duration);
 
 fn napi_run<N: Device, D: Napi>(pair: (N, D), workload: Workload, packets: u64, burst: usize, pin: Pin) -> CoreRun {
     let roles = std::sync::Mutex::new((Some(pair.0), Some(pair.1)));
-    let cpu: OnceLock<Thread> = OnceLock::new();
+    let wire = Wire::new();
     // The last packet whose IRQ decision the NIC has made (0: none yet).
     let decided = AtomicU64::new(0);
     let start = Instant::now();
     let (tallies, parallelism) = crate::hw::run_threads(2, pin, |i| -> Tally {
         if i == 0 {
             let mut nic = roles.lock().unwrap().0.take().expect("one NIC");
-            let cpu = loop {
-                if let Some(t) = cpu.get() {
-                    break t.clone();
-                }
-                std::hint::spin_loop();
-            };
             let mut full = 0;
             let mut seq: Packet = 1;
             while seq <= packets {
@@ -196,7 +243,7 @@ fn napi_run<N: Device, D: Napi>(pair: (N, D), workload: Workload, packets: u64, 
                         }
                     };
                     if irq == Irq::Raised {
-                        cpu.unpark();
+                        wire.raise();
                     }
                     // ORDERING: Release [decided] — the post and the raise above happen-before the driver's Acquire load that sees this.
                     decided.store(seq, Ordering::Release);
@@ -208,26 +255,20 @@ fn napi_run<N: Device, D: Napi>(pair: (N, D), workload: Workload, packets: u64, 
         } else {
             let mut driver = roles.lock().unwrap().1.take().expect("one driver");
             let cpu0 = thread_cpu_time();
-            cpu.set(std::thread::current()).expect("one driver thread");
             let (mut irqs, mut polls, mut stranded, mut rescued) = (0, 0, 0, 0);
             let mut next: Packet = 1;
             while next <= packets {
                 if driver.take_irq() {
                     irqs += 1;
-                } else {
-                    let slept = Instant::now();
-                    std::thread::park_timeout(WATCHDOG);
-                    if driver.take_irq() {
-                        irqs += 1;
-                    } else if slept.elapsed() >= WATCHDOG {
-                        // ORDERING: Acquire [decided] — pairs with the NIC's Release: an IRQ it raised for that packet is visible to the take below.
-                        if decided.load(Ordering::Acquire) >= next {
-                            if driver.take_irq() {
-                                irqs += 1;
-                            } else {
-                                rescued += 1;
-                                driver.schedule();
-                            }
+                } else if !wire.take_within(WATCHDOG) {
+                    // Nothing raised for a whole watchdog period: is a posted packet stranded?
+                    // ORDERING: Acquire [decided] — pairs with the NIC's Release: an IRQ it raised for that packet is visible to the take below.
+                    if decided.load(Ordering::Acquire) >= next {
+                        if driver.take_irq() {
+                            irqs += 1;
+                        } else {
+                            rescued += 1;
+                            driver.schedule();
                         }
                     }
                 }
@@ -281,19 +322,11 @@ fn per_packet_run(
     pin: Pin,
 ) -> CoreRun {
     let roles = std::sync::Mutex::new((Some(ring.0), Some(ring.1)));
-    let cpu: OnceLock<Thread> = OnceLock::new();
-    // IRQs raised so far: one per packet.
-    let raised = AtomicU64::new(0);
+    let wire = Wire::new();
     let start = Instant::now();
     let (tallies, parallelism) = crate::hw::run_threads(2, pin, |i| -> Tally {
         if i == 0 {
             let mut tx = roles.lock().unwrap().0.take().expect("one NIC");
-            let cpu = loop {
-                if let Some(t) = cpu.get() {
-                    break t.clone();
-                }
-                std::hint::spin_loop();
-            };
             let mut full = 0;
             let mut seq: Packet = 1;
             while seq <= packets {
@@ -309,9 +342,8 @@ fn per_packet_run(
                         p = back;
                         backoff.snooze();
                     }
-                    // ORDERING: Release [irq-count] — the push above happens-before the driver's Acquire load that counts this IRQ.
-                    raised.fetch_add(1, Ordering::Release);
-                    cpu.unpark();
+                    // One IRQ per packet.
+                    wire.raise();
                     seq += 1;
                 }
                 pace(t0, gap(workload));
@@ -320,18 +352,20 @@ fn per_packet_run(
         } else {
             let mut rx = roles.lock().unwrap().1.take().expect("one driver");
             let cpu0 = thread_cpu_time();
-            cpu.set(std::thread::current()).expect("one driver thread");
             let mut taken = 0u64;
             let mut next: Packet = 1;
             while next <= packets {
-                // ORDERING: Acquire [irq-count] — pairs with the NIC's Release: the packet of every IRQ counted is in the ring.
-                if raised.load(Ordering::Acquire) == taken {
-                    std::thread::park_timeout(WATCHDOG);
-                    continue;
-                }
+                // One IRQ, one packet: the read returns at once if the IRQ is already raised.
+                wire.take();
                 taken += 1;
-                // One IRQ, one packet.
-                let p = rx.pop().expect("the IRQ was raised after its packet's push");
+                // The IRQ was raised after the push; the eventfd's syscalls order them in practice,
+                // but only the ring's Acquire tail load is an edge the memory model knows: spin on it.
+                let p = loop {
+                    if let Some(p) = rx.pop() {
+                        break p;
+                    }
+                    std::hint::spin_loop();
+                };
                 assert_eq!(p, next, "per-packet driver: packets out of order");
                 next += 1;
             }
