@@ -1,8 +1,8 @@
 //! NAPI batching vs one IRQ per packet: the driver's CPU cost per packet, on two pinned threads.
 //!
 //! The NIC thread posts packets into the RX ring at its own pace (a trickle: one every 20 µs; or
-//! bursts of 256 every 200 µs) and raises an "IRQ" (an unpark of the sleeping driver thread, a
-//! futex wake: the analogue of interrupt → handler). `fixed` is the NAPI driver (mask, polls of
+//! bursts of 256 every 200 µs) and raises an "IRQ" (an eventfd write; the driver takes it with a
+//! read, sleeping when idle: the analogue of interrupt → handler). `fixed` is the NAPI driver (mask, polls of
 //! 64, re-arm, re-check); `baseline-1-irq-per-packet` never masks and handles one packet per IRQ.
 //!
 //! The time criterion records is **the driver thread's CPU time per packet** (its wall time is
@@ -38,8 +38,8 @@ const COMPARISONS: &[Comparison] = &[
         TimeRatio,
     ),
     Comparison::note(
-        "napi: an IRQ here is a futex wake of a sleeping thread; to an awake driver it costs an atomic, where a real \
-         hard IRQ costs an interrupt entry and exit every time, so the bursts ratio understates NAPI's saving",
+        "napi: an IRQ here is an eventfd write and read (a kernel entry each, a sleep and wakeup when the driver is \
+         idle), the analogue of a hard IRQ's entry and exit; the real interrupt's cost is not measured",
     ),
 ];
 

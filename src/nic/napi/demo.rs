@@ -129,15 +129,17 @@ impl Demo for NapiDemo {
         }
         out.notes.push(format!(
             "measured on two threads: the NIC thread posts into a {RING_SLOTS}-slot RX ring (the lab's SPSC ring) and \
-             raises an IRQ only while the line is armed; an IRQ is an unpark of the sleeping driver thread (a futex \
-             wake: the analogue of interrupt → handler; no device is reachable here). trickle: 1 packet every {} µs; \
+             raises an IRQ only while the line is armed; an IRQ is an eventfd write by the NIC and a read by the \
+             driver (a kernel entry each, a sleep and a wakeup when the driver was idle: the analogue of interrupt → \
+             handler; no device is reachable here). trickle: 1 packet every {} µs; \
              bursts: {burst} packets back to back, then {} µs. budget {budget} packets per poll",
             TRICKLE_GAP.as_micros(),
             BURST_GAP.as_micros()
         ));
         out.notes.push(
             "`IRQs if 1/packet` is what a driver without NAPI takes: the `1 IRQ/packet` rows measure it (never masked, \
-             one wakeup and one packet per IRQ); compare its driver CPU per packet with NAPI's"
+             one eventfd read and one packet per IRQ); compare its driver CPU per packet with NAPI's. A real hard IRQ \
+             (entry, exit, softirq) is not measured here: the eventfd stands in for it"
                 .into(),
         );
         if kinds.contains(&Kind::Napi(Variant::Broken)) {

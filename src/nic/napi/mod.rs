@@ -11,7 +11,7 @@
 //! The device here is real code on a real core standing in for a NIC that is not reachable from
 //! the lab: the NIC thread posts packets into the lab's SPSC ring ([`crate::spsc`], its `fixed`
 //! variant on every backend) and "raises an IRQ" by setting a pending latch and, on real cores,
-//! unparking the driver's thread (a futex wake: the analogue of the interrupt → handler path).
+//! writing an eventfd the driver's thread sleeps on (the analogue of the interrupt → handler path).
 //!
 //! ## The protocol (`fixed.rs`)
 //!
@@ -55,13 +55,27 @@
 //!
 //! | checker          | verdict                                                                   |
 //! |------------------|---------------------------------------------------------------------------|
-//! | loom             | found: the two-packet scenario ends with packet 2 stranded (and, without the fences, the store-buffering outcome) |
-//! | shuttle (random, PCT) | found: a missing re-check is an interleaving bug. (A missing *fence* it cannot see: it runs every atomic as SeqCst) |
-//! | real x86-64      | found: the NIC's post lands inside the few-nanosecond window between the poll's last ring read and the re-arm, in bursts that race the poll; each stranding is counted, and a bounded wait (a watchdog poll) rescues packets nothing else would |
+//! | loom             | found (`cargo test --test model napi::loom_broken`): packet 2 stranded. Its first counterexample is often the store-buffering flavour: without the driver's fence the NIC's `armed` load may read the old "masked" even after the re-arm (the trace marks it stale) |
+//! | shuttle (random, PCT) | found: a missing re-check is an interleaving bug, and its counterexample is the textbook one above (shuttle runs every atomic as SeqCst, so it could not see a missing *fence*; `scripts/mutate-orderings napi` shows loom does) |
+//! | real x86-64      | found: in bursts the NIC's post lands inside the few-nanosecond window between the poll's last ring read and the re-arm (`run napi` counts each stranding; a bounded wait, a watchdog poll after 2 ms, rescues a packet no later packet would) |
 //!
 //! A fixed variant without its fences would also fail on x86: store buffering is the one
 //! reordering TSO allows (`CHECKERS.md` measured ~1–2 % both-zero outcomes on these VMs).
 //!
+//! The hard IRQ's take is `Acquire`, and the NIC's fence before its raise is also a release
+//! fence: the poll that follows an IRQ sees the packets posted before it, as PCIe orders an MSI
+//! after the packet's DMA writes (`irq_finds_its_packet`; a Relaxed take fails it under loom).
+//!
+//! ## On real cores
+//!
+//! `run napi` measures two threads: the NIC posts a steady trickle (one packet every 20 µs) and
+//! bursts (`--burst` back to back, then 200 µs); an IRQ is an eventfd in semaphore mode (the
+//! NIC's `write` raises it, the driver's `read` takes it: a kernel entry on each side, plus a
+//! sleep and a wakeup when the driver was idle). Against it runs a driver without NAPI that takes
+//! one IRQ per packet. Counted: hard IRQs, polls, packets per poll, strandings; measured: wall
+//! time and the driver's CPU time per packet. What an interrupt costs on real hardware (entry,
+//! exit, the softirq) is not measured here: the eventfd is its analogue.
+
 //! ## What the real drivers do
 //! - Linux `napi_complete_done()` (net/core/dev.c) returns false when a schedule arrived during
 //!   the poll (`NAPIF_STATE_MISSED`) and polls again; the NAPI documentation
