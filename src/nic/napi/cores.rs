@@ -355,8 +355,9 @@ fn per_packet_run(
             let mut taken = 0u64;
             let mut next: Packet = 1;
             while next <= packets {
-                // One IRQ, one packet: the read returns at once if the IRQ is already raised.
-                wire.take();
+                // One IRQ, one packet; waited for exactly as the NAPI driver waits (poll, then read),
+                // returning at once when the IRQ is already raised.
+                while !wire.take_within(WATCHDOG) {}
                 taken += 1;
                 // The IRQ was raised after the push; the eventfd's syscalls order them in practice,
                 // but only the ring's Acquire tail load is an edge the memory model knows: spin on it.
