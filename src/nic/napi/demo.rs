@@ -18,6 +18,9 @@ pub struct NapiDemo;
 /// `napi`.
 pub static NAPI: NapiDemo = NapiDemo;
 
+/// From this many packets a run prints its progress (the trickle alone takes 2 s per driver).
+const LONG_RUN: u64 = 100_000;
+
 /// Packets in the model scenario: two are the fewest that can strand one.
 const MODEL_PACKETS: Packet = 2;
 /// The model's budget: packet 1 alone completes the first poll.
@@ -108,6 +111,15 @@ impl Demo for NapiDemo {
         let mut stranded = 0;
         for workload in Workload::BOTH {
             for &kind in &kinds {
+                if opts.iterations >= LONG_RUN {
+                    // Progress on stderr (stdout stays the table, or the JSON).
+                    eprintln!(
+                        "napi: {} · {}: {} packets…",
+                        kind.label(),
+                        workload.name(),
+                        opts.iterations
+                    );
+                }
                 let r = run_on_cores(kind, workload, opts.iterations, burst, budget, opts.pin);
                 if kind == Kind::Napi(Variant::Fixed) && r.stranded + r.rescued > 0 {
                     out.notes.push(format!(

@@ -13,6 +13,22 @@
 //! variant on every backend) and "raises an IRQ" by setting a pending latch and, on real cores,
 //! writing an eventfd the driver's thread sleeps on (the analogue of the interrupt → handler path).
 //!
+//! ```
+//! use lockfree_lab::nic::napi::{real::fixed, Irq, Poll};
+//! let (mut nic, mut driver) = fixed::new(lockfree_lab::spsc::real::fixed::channel(16), 4);
+//! assert_eq!(nic.receive(1), Ok(Irq::Raised)); // the line is armed: an IRQ
+//! for p in 2..=6 {
+//!     assert_eq!(nic.receive(p), Ok(Irq::Coalesced)); // already pending: merged into it
+//! }
+//! assert!(driver.take_irq()); // the hard IRQ: mask the line, schedule the poll
+//! assert_eq!(nic.receive(7), Ok(Irq::Masked)); // masked: no IRQ
+//! let mut got = Vec::new();
+//! assert_eq!(driver.poll(|p| got.push(p)), Poll::Again { work: 4 }); // the whole budget
+//! assert_eq!(driver.poll(|p| got.push(p)), Poll::Complete { work: 3 }); // drained: re-armed
+//! assert_eq!(got, [1, 2, 3, 4, 5, 6, 7]);
+//! assert_eq!(nic.receive(8), Ok(Irq::Raised));
+//! ```
+//!
 //! ## The protocol (`fixed.rs`)
 //!
 //! | role       | step                                                                                    |
