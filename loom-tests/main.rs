@@ -6,9 +6,14 @@
 //! the same scenario catches, and every blind spot of a checker has a test that says so.
 
 mod counter;
+mod cut_through;
+mod descriptor_ring;
+mod iommu;
+mod irq_poll;
 mod litmus;
 mod mpmc;
 mod napi;
+mod rdma_qp;
 mod reclaim; // feature `epoch` (the module says so itself)
 mod spsc;
 mod stack;

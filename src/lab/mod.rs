@@ -272,7 +272,8 @@ impl Param {
         }
     }
 
-    fn default_value(&self) -> ParamValue {
+    /// Its value without the flag.
+    pub fn default_value(&self) -> ParamValue {
         match self.kind {
             ParamKind::Choice { default, .. } => ParamValue::Choice(default),
             ParamKind::Number { default, .. } => ParamValue::Number(default),

@@ -19,7 +19,12 @@ pub static DEMOS: &[&dyn Demo] = &[
     &concurrency::reclaim::demo::RCU,
     &concurrency::reclaim::demo::RCU_GRACE,
     &concurrency::false_sharing::demo::FALSE_SHARING,
+    &nic::descriptor_ring::demo::DESCRIPTOR_RING,
+    &nic::irq_poll::demo::IRQ_VS_BUSY_POLL,
+    &nic::iommu::demo::IOMMU,
     &nic::napi::demo::NAPI,
+    &nic::cut_through::demo::CUT_THROUGH,
+    &nic::rdma_qp::demo::RDMA_QP,
 ];
 
 /// The seed site's demos, group by group, in its order: the catalogue the lab is building. A seed

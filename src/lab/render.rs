@@ -51,7 +51,11 @@ pub fn list() -> String {
                     d.spec().lesson
                 );
                 for p in d.spec().params {
-                    let _ = writeln!(s, "  {:<17} {:<22} {}: {}", "", p.usage(), p.help, p.accepts());
+                    let accepts = match p.kind {
+                        super::ParamKind::Number { .. } => format!(": {}", p.accepts()),
+                        _ => format!(" (default {})", p.default_value()),
+                    };
+                    let _ = writeln!(s, "  {:<17} {}  {}{accepts}", "", p.usage(), p.help);
                 }
             }
         }

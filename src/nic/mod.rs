@@ -6,4 +6,9 @@
 //! same one real drivers use with real devices. Where a figure cannot be measured here (a PCIe
 //! round trip, a DMA engine's latency), the demos print a cited constant and label it as one.
 
+pub mod cut_through;
+pub mod descriptor_ring;
+pub mod iommu;
+pub mod irq_poll;
 pub mod napi;
+pub mod rdma_qp;
