@@ -12,6 +12,7 @@ mod iommu;
 mod irq_poll;
 mod litmus;
 mod mpmc;
+mod napi;
 mod rdma_qp;
 mod reclaim; // feature `epoch` (the module says so itself)
 mod spsc;

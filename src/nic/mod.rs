@@ -10,4 +10,5 @@ pub mod cut_through;
 pub mod descriptor_ring;
 pub mod iommu;
 pub mod irq_poll;
+pub mod napi;
 pub mod rdma_qp;
