@@ -1,8 +1,8 @@
 // FIX: the TX doorbell is a Release store (the `wmb()` before the tail write), the RX DD bit an Acquire load (the `dma_rmb()`).
 use super::sync::{Arc, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use crate::nic::descriptor_ring::{
-    check_descriptors, len_of, DescView, Received, RingView, RxDeviceSide, RxDriverSide, RxTaken, TxDeviceSide,
-    TxDone, TxDriverSide, TxFetched, DD, FREE, OWN,
+    check_descriptors, len_of, DescView, Received, RingView, RxDeviceSide, RxDriverSide, RxTaken, TxDeviceSide, TxDone,
+    TxDriverSide, TxFetched, DD, FREE, OWN,
 };
 use crate::ring::CachePadded;
 
@@ -260,7 +260,10 @@ impl TxDeviceSide for TxDevice {
     }
 
     fn complete(&mut self) {
-        let sent = self.fetched.take().expect("TxDevice::complete: no descriptor was fetched");
+        let sent = self
+            .fetched
+            .take()
+            .expect("TxDevice::complete: no descriptor was fetched");
         let d = &self.shared.descs[self.head];
         // ORDERING: Relaxed [tx-writeback] — the status write-back; the Release DD store below publishes it.
         d.status.store(sent, Ordering::Relaxed);
@@ -279,7 +282,9 @@ impl TxDevice {
 
 impl std::fmt::Debug for TxDevice {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("TxDevice").field("head", &self.head).finish_non_exhaustive()
+        f.debug_struct("TxDevice")
+            .field("head", &self.head)
+            .finish_non_exhaustive()
     }
 }
 
@@ -441,6 +446,8 @@ impl RxDevice {
 
 impl std::fmt::Debug for RxDevice {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("RxDevice").field("head", &self.head).finish_non_exhaustive()
+        f.debug_struct("RxDevice")
+            .field("head", &self.head)
+            .finish_non_exhaustive()
     }
 }

@@ -95,7 +95,11 @@ pub fn tx_stream<D: TxDriverSide, V: TxDeviceSide>(make: fn(usize) -> (D, V), n:
             progress |= driver.ring_doorbell();
             while let Some(done) = driver.reap() {
                 reaped += 1;
-                assert_eq!(done.seq, reaped, "lost packet: reaped #{} in place of #{reaped}", done.seq);
+                assert_eq!(
+                    done.seq, reaped,
+                    "lost packet: reaped #{} in place of #{reaped}",
+                    done.seq
+                );
                 assert_eq!(
                     done.status, done.seq,
                     "stale completion: the driver saw DD on d{} but read status {}; the NIC wrote back {}",

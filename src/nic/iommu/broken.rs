@@ -417,7 +417,9 @@ impl Device {
         let mut done = 0;
         while done < data.len() {
             let at = iova.wrapping_add(8 * done as u64);
-            let phys = self.translate(at, Access::Write).inspect_err(|f| self.faults.record(*f))?;
+            let phys = self
+                .translate(at, Access::Write)
+                .inspect_err(|f| self.faults.record(*f))?;
             let n = self.words_left(at).min(data.len() - done);
             for (k, &value) in data[done..done + n].iter().enumerate() {
                 // ORDERING: Relaxed [dma-data] — the payload: ordered by [pte-publish] before it and [inv-done] after it.
@@ -434,7 +436,9 @@ impl Device {
         let mut done = 0;
         while done < out.len() {
             let at = iova.wrapping_add(8 * done as u64);
-            let phys = self.translate(at, Access::Read).inspect_err(|f| self.faults.record(*f))?;
+            let phys = self
+                .translate(at, Access::Read)
+                .inspect_err(|f| self.faults.record(*f))?;
             let n = self.words_left(at).min(out.len() - done);
             for (k, slot) in out[done..done + n].iter_mut().enumerate() {
                 // ORDERING: Relaxed [dma-data] — the payload: the driver's writes were published by [pte-publish].

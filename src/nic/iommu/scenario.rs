@@ -61,7 +61,10 @@ pub fn map_unmap_reuse<D: IommuDriver, V: IommuDevice>(make: Make<D, V>) {
     });
     let (read, first, second) = device.join().unwrap();
     let (driver, reused) = driver.join().unwrap();
-    assert_eq!(reused, frame, "the driver reclaimed frame {reused}, not the unmapped {frame}");
+    assert_eq!(
+        reused, frame,
+        "the driver reclaimed frame {reused}, not the unmapped {frame}"
+    );
     let words = driver.frame_words(frame);
     assert!(
         words.iter().all(|&w| w == REUSED),

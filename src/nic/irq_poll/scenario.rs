@@ -27,5 +27,8 @@ pub fn wakeup<N: NicHalf<u64>, A: AppHalf<u64>>(make: fn(usize) -> (N, A), packe
     nic.join().unwrap();
     let got = app.join().unwrap();
     let sent: Vec<u64> = (1..=packets).collect();
-    assert_eq!(got, sent, "wrong packets: the app received {got:?}, the NIC sent {sent:?}");
+    assert_eq!(
+        got, sent,
+        "wrong packets: the app received {got:?}, the NIC sent {sent:?}"
+    );
 }

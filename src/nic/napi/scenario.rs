@@ -20,7 +20,8 @@ pub fn packets_then_silence<N: Device, D: Napi>(pair: (N, D), packets: Packet) {
         for packet in 1..=packets {
             // A full ring would block the NIC forever once a packet strands (the driver idles):
             // the scenario's ring holds every packet.
-            nic.receive(packet).expect("the scenario's ring has room for every packet");
+            nic.receive(packet)
+                .expect("the scenario's ring has room for every packet");
         }
         // ORDERING: Release [link-down] — the posts and raises above happen-before the driver's Acquire load that sees it.
         down.store(true, Ordering::Release);

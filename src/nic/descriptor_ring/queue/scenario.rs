@@ -10,7 +10,10 @@ use crate::spsc::{Pop, Push};
 /// must not overwrite a value being read: the pops return 1 then 2, and 3 (if accepted) remains.
 pub fn look_ahead_reuse<P: Push<u64>, C: Pop<u64>>(make: fn(usize) -> (P, C)) {
     let (mut tx, mut rx) = make(2);
-    assert!(tx.push(1).is_ok() && tx.push(2).is_ok(), "an empty queue of 2 refused a push");
+    assert!(
+        tx.push(1).is_ok() && tx.push(2).is_ok(),
+        "an empty queue of 2 refused a push"
+    );
     let consumer = thread::spawn(move || {
         let popped = (rx.pop(), rx.pop());
         (popped, rx)
@@ -24,5 +27,9 @@ pub fn look_ahead_reuse<P: Push<u64>, C: Pop<u64>>(make: fn(usize) -> (P, C)) {
         "wrong value: the two pops returned {popped:?}, expected 1 then 2"
     );
     let rest = rx.pop();
-    assert_eq!(rest, pushed.then_some(3), "wrong value: after two pops the queue held {rest:?}");
+    assert_eq!(
+        rest,
+        pushed.then_some(3),
+        "wrong value: after two pops the queue held {rest:?}"
+    );
 }
