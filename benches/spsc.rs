@@ -20,6 +20,7 @@ mod common;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
+use common::spsc::{case, round_trips, sanity, transfer, Rtrb, Spsc};
 use common::{parallel_tasks, Comparison, Pin, Sense::SpeedRatio, Sense::TimeRatio, Shares, Task};
 use criterion::{criterion_group, criterion_main, BenchmarkGroup, Criterion, Throughput};
 use crossbeam_utils::CachePadded;
@@ -111,17 +112,6 @@ const COMPARISONS: &[Comparison] = &[
     Comparison::rate_at_least("spsc/batch-256", "fixed", 1e9, "batches of 256 ≥ 1 G items/s"),
 ];
 
-/// One SPSC queue implementation, seen through the operations the benches use.
-trait Spsc {
-    const ID: &'static str;
-    type P: Send;
-    type C: Send;
-    fn channel(capacity: usize) -> (Self::P, Self::C);
-    /// Pushes `v`; false when the queue is full.
-    fn push(p: &mut Self::P, v: u64) -> bool;
-    fn pop(c: &mut Self::C) -> Option<u64>;
-}
-
 /// The lab's ring.
 struct Lab;
 impl Spsc for Lab {
@@ -138,24 +128,6 @@ impl Spsc for Lab {
     #[inline]
     fn pop(c: &mut Self::C) -> Option<u64> {
         c.pop()
-    }
-}
-
-struct Rtrb;
-impl Spsc for Rtrb {
-    const ID: &'static str = "baseline-rtrb";
-    type P = rtrb::Producer<u64>;
-    type C = rtrb::Consumer<u64>;
-    fn channel(capacity: usize) -> (Self::P, Self::C) {
-        rtrb::RingBuffer::new(capacity)
-    }
-    #[inline]
-    fn push(p: &mut Self::P, v: u64) -> bool {
-        p.push(v).is_ok()
-    }
-    #[inline]
-    fn pop(c: &mut Self::C) -> Option<u64> {
-        c.pop().ok()
     }
 }
 
@@ -196,64 +168,6 @@ impl Spsc for StdSync {
     }
 }
 
-#[inline]
-fn send<Q: Spsc>(p: &mut Q::P, v: u64) {
-    wait_until(|| Q::push(p, v));
-}
-
-#[inline]
-fn recv<Q: Spsc>(c: &mut Q::C) -> u64 {
-    let mut got = 0;
-    wait_until(|| match Q::pop(c) {
-        Some(v) => {
-            got = v;
-            true
-        }
-        None => false,
-    });
-    got
-}
-
-/// Moves `0..n` from a producer on core 0 to a consumer on core 1, checking order and count.
-fn transfer<Q: Spsc>(capacity: usize, n: u64, shares: &mut Shares) -> Duration {
-    let (mut p, mut c) = Q::channel(capacity);
-    let tasks: Vec<Task<'_, ()>> = vec![
-        Box::new(move || (0..n).for_each(|i| send::<Q>(&mut p, i))),
-        Box::new(move || {
-            for i in 0..n {
-                let v = recv::<Q>(&mut c);
-                assert_eq!(v, i, "{}: item out of order or lost", Q::ID);
-            }
-        }),
-    ];
-    let run = parallel_tasks(Pin::Spread, tasks);
-    shares.push(&run);
-    run.wall
-}
-
-/// `n` round trips over two rings; every echo is checked.
-fn round_trips<Q: Spsc>(n: u64, shares: &mut Shares) -> Duration {
-    let (mut ping_p, mut ping_c) = Q::channel(64);
-    let (mut pong_p, mut pong_c) = Q::channel(64);
-    let tasks: Vec<Task<'_, ()>> = vec![
-        Box::new(move || {
-            for i in 0..n {
-                send::<Q>(&mut ping_p, i);
-                assert_eq!(recv::<Q>(&mut pong_c), i, "{}: wrong echo", Q::ID);
-            }
-        }),
-        Box::new(move || {
-            for _ in 0..n {
-                let v = recv::<Q>(&mut ping_c);
-                send::<Q>(&mut pong_p, v);
-            }
-        }),
-    ];
-    let run = parallel_tasks(Pin::Spread, tasks);
-    shares.push(&run);
-    run.wall
-}
-
 /// The floor: a round trip that is nothing but two cache-line transfers.
 fn raw_pingpong(n: u64, shares: &mut Shares) -> Duration {
     let ping = CachePadded::new(AtomicU64::new(0));
@@ -280,33 +194,6 @@ fn raw_pingpong(n: u64, shares: &mut Shares) -> Duration {
     let run = parallel_tasks(Pin::Spread, tasks);
     shares.push(&run);
     run.wall
-}
-
-/// Before anything is timed: `Q` holds exactly `capacity` items, is FIFO on one thread, and
-/// carries 100,000 items across the cores in order.
-fn sanity<Q: Spsc>(capacity: usize) {
-    let (mut p, mut c) = Q::channel(capacity);
-    for i in 0..capacity as u64 {
-        assert!(Q::push(&mut p, i), "{}: push {i} of {capacity} failed", Q::ID);
-    }
-    assert!(!Q::push(&mut p, 99), "{}: accepted more than {capacity} items", Q::ID);
-    for i in 0..capacity as u64 {
-        assert_eq!(Q::pop(&mut c), Some(i), "{}: not FIFO", Q::ID);
-    }
-    assert_eq!(Q::pop(&mut c), None, "{}: popped from an empty queue", Q::ID);
-    transfer::<Q>(capacity, 100_000, &mut Shares::default());
-}
-
-/// Runs one id in a group and records its CPU share.
-fn case(
-    g: &mut BenchmarkGroup<'_, criterion::measurement::WallTime>,
-    group: &str,
-    id: &str,
-    f: impl Fn(u64, &mut Shares) -> Duration,
-) {
-    let mut shares = Shares::default();
-    g.bench_function(id, |b| b.iter_custom(|n| f(n, &mut shares)));
-    shares.record(group, id);
 }
 
 fn throughput_case<Q: Spsc>(g: &mut BenchmarkGroup<'_, criterion::measurement::WallTime>, group: &str, cap: usize) {

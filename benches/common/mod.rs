@@ -5,6 +5,8 @@
 //! Every bench includes this file with `mod common;`; not every bench uses every item.
 #![allow(dead_code)]
 
+pub mod spsc;
+
 use std::path::PathBuf;
 use std::sync::Barrier;
 use std::time::{Duration, Instant};
