@@ -345,8 +345,7 @@ impl ParamValues {
     /// Resolves the `given` (`--name`, value) pairs against `spec`: unknown names and bad values
     /// are one-line errors naming what the demo accepts.
     pub fn resolve(spec: &Spec, given: &[(String, Option<String>)]) -> Result<Self, UsageError> {
-        let mut values: Vec<(&'static str, ParamValue)> =
-            spec.params.iter().map(|p| (p.name, p.default_value())).collect();
+        let mut values = Self::defaults(spec).0;
         for (name, value) in given {
             let Some(param) = spec.params.iter().find(|p| p.name == name) else {
                 let takes = if spec.params.is_empty() {
