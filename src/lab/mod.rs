@@ -726,6 +726,41 @@ pub struct Series {
     pub y: (String, &'static str),
     /// The points, in x order.
     pub points: Vec<(f64, f64)>,
+    /// Plot x on a log scale (a sweep of sizes from KiB to GiB).
+    pub log_x: bool,
+    /// Vertical marks on the x axis: detected boundaries or reference sizes, `(x, label)`.
+    pub marks: Vec<(f64, String)>,
+}
+
+impl Series {
+    /// A linear-x curve with no marks: `x` and `y` are `(label, unit)`.
+    pub fn new(
+        name: impl Into<String>,
+        x: (&str, &'static str),
+        y: (&str, &'static str),
+        points: Vec<(f64, f64)>,
+    ) -> Self {
+        Self {
+            name: name.into(),
+            x: (x.0.into(), x.1),
+            y: (y.0.into(), y.1),
+            points,
+            log_x: false,
+            marks: Vec::new(),
+        }
+    }
+
+    /// The same curve plotted with a log-scale x axis.
+    pub fn log_x(mut self) -> Self {
+        self.log_x = true;
+        self
+    }
+
+    /// Adds a vertical mark at `x` (a detected cliff, a cache size sysfs reports).
+    pub fn mark(mut self, x: f64, label: impl Into<String>) -> Self {
+        self.marks.push((x, label.into()));
+        self
+    }
 }
 
 /// What a `run` measured: rows, notes and series.

@@ -164,20 +164,20 @@ impl Demo for IrqPollDemo {
                         parallel: Some(m.ran_in_parallel()),
                         parallelism: m.verdict(),
                     });
-                    out.series.push(Series {
-                        name: format!(
+                    out.series.push(Series::new(
+                        format!(
                             "latency: {} {} {}",
                             variant.name(),
                             delivery.name(),
                             traffic_name(traffic)
                         ),
-                        x: ("percentile".into(), "%"),
-                        y: ("packet ready → app has it".into(), "µs"),
-                        points: [50.0, 90.0, 99.0, 99.9, 99.99, 100.0]
+                        ("percentile", "%"),
+                        ("packet ready → app has it", "µs"),
+                        [50.0, 90.0, 99.0, 99.9, 99.99, 100.0]
                             .iter()
                             .map(|&p| (p, m.latency_us(p / 100.0)))
                             .collect(),
-                    });
+                    ));
                     measured.push((variant, traffic, delivery, m));
                 }
             }
