@@ -69,6 +69,7 @@ pub mod sync;
 
 // The product's groups (the seed site's): one folder per concept.
 pub mod concurrency;
+pub mod cpu;
 pub mod nic;
 
 // Each concept is also reachable from the crate root: `lockfree_lab::spsc::real::fixed::channel`.
