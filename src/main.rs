@@ -58,6 +58,9 @@ enum Command {
         /// Let the OS place the threads.
         #[arg(long)]
         no_pin: bool,
+        /// Also write the run's curves as an SVG chart to FILE (demos that return series).
+        #[arg(long, value_name = "FILE")]
+        svg: Option<std::path::PathBuf>,
     },
     /// Run a model checker in-process; print executions, time, verdict and a readable counterexample.
     Check {
@@ -162,6 +165,7 @@ fn main() {
             iterations,
             pin: _,
             no_pin,
+            svg,
         }) => run(
             &demo,
             RunArgs {
@@ -171,6 +175,7 @@ fn main() {
                 iterations,
                 pin: !no_pin,
                 params,
+                svg,
             },
             cli.json,
         ),
@@ -255,6 +260,7 @@ struct RunArgs {
     iterations: Option<u64>,
     pin: bool,
     params: Vec<(String, Option<String>)>,
+    svg: Option<std::path::PathBuf>,
 }
 
 fn run(name: &str, args: RunArgs, json: bool) -> Result<(), UsageError> {
@@ -265,17 +271,46 @@ fn run(name: &str, args: RunArgs, json: bool) -> Result<(), UsageError> {
         iterations,
         pin,
         params,
+        svg,
     } = args;
     let demo = registry::find(name)?;
     let cases = lab::cases(demo, variant, ordering)?;
+    // A file that cannot be written is refused before the run, not after a minute of measuring.
+    if let Some(path) = &svg {
+        std::fs::File::create(path)
+            .map_err(|e| UsageError(format!("cannot write the --svg file {}: {e}", path.display())))?;
+    }
     let bar = spinner(format!("running {name} on real cores"));
     let out = lab::run(demo, &cases, threads.map(usize::from), iterations, pin, &params);
     bar.finish_and_clear();
-    let out = out?;
+    let out = match out {
+        Ok(out) => out,
+        Err(e) => {
+            if let Some(path) = &svg {
+                let _ = std::fs::remove_file(path);
+            }
+            return Err(e);
+        }
+    };
     if json {
         print_json(&out);
     } else {
         print!("{}", render::run(&out, pin));
+        print!("{}", lab::plot::terminal(&out.series));
+    }
+    if let Some(path) = &svg {
+        let title = format!("lockfree-lab run {name}");
+        match lab::plot::svg(&title, &out.series) {
+            Ok(doc) => std::fs::write(path, doc)
+                .map_err(|e| UsageError(format!("cannot write the --svg file {}: {e}", path.display())))?,
+            Err(e) => {
+                let _ = std::fs::remove_file(path);
+                return Err(UsageError(format!("--svg: `{name}` drew no chart: {e}")));
+            }
+        }
+        if !json {
+            println!("wrote the chart to {}", path.display());
+        }
     }
     Ok(())
 }

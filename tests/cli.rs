@@ -421,3 +421,50 @@ fn control_characters_in_input_are_escaped_in_the_one_line_error() {
         "invalid value 'bro\\nken'",
     );
 }
+
+#[test]
+fn svg_writes_the_runs_curves_and_refuses_what_it_cannot_draw() {
+    let dir = std::env::temp_dir().join(format!("lockfree-lab-svg-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("irq.svg");
+    let path = file.to_str().unwrap();
+    let text = stdout(&[
+        "run",
+        "irq-vs-busy-poll",
+        "--variant",
+        "fixed",
+        "--iterations",
+        "2000",
+        "--svg",
+        path,
+    ]);
+    // The terminal chart sits under the numbers, and the file is a chart of the same series.
+    assert!(text.contains("against percentile"), "{text}");
+    assert!(text.contains("wrote the chart to"), "{text}");
+    let doc = std::fs::read_to_string(&file).unwrap();
+    assert!(
+        doc.starts_with("<svg") && doc.contains("latency: fixed blocking paced"),
+        "{doc}"
+    );
+
+    // A demo with no curve: one line, and no empty file left behind.
+    let none = dir.join("none.svg");
+    misuse(
+        &[
+            "run",
+            "lost-update",
+            "--iterations",
+            "1000",
+            "--svg",
+            none.to_str().unwrap(),
+        ],
+        "drew no chart",
+    );
+    assert!(!none.exists());
+    // A file that cannot be created is refused before the run.
+    misuse(
+        &["run", "lost-update", "--svg", "/nonexistent-dir/x.svg"],
+        "cannot write the --svg file /nonexistent-dir/x.svg",
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -13,6 +13,7 @@
 //! `--json` and plots render the same thing; [`render`] turns them into the terminal's text.
 
 mod drive;
+pub mod plot;
 pub mod registry;
 pub mod render;
 
@@ -728,6 +729,8 @@ pub struct Series {
     pub points: Vec<(f64, f64)>,
     /// Plot x on a log scale (a sweep of sizes from KiB to GiB).
     pub log_x: bool,
+    /// Plot y on a log scale (a latency distribution whose tail is 100× its median).
+    pub log_y: bool,
     /// Vertical marks on the x axis: detected boundaries or reference sizes, `(x, label)`.
     pub marks: Vec<(f64, String)>,
 }
@@ -746,6 +749,7 @@ impl Series {
             y: (y.0.into(), y.1),
             points,
             log_x: false,
+            log_y: false,
             marks: Vec::new(),
         }
     }
@@ -753,6 +757,12 @@ impl Series {
     /// The same curve plotted with a log-scale x axis.
     pub fn log_x(mut self) -> Self {
         self.log_x = true;
+        self
+    }
+
+    /// The same curve plotted with a log-scale y axis.
+    pub fn log_y(mut self) -> Self {
+        self.log_y = true;
         self
     }
 
