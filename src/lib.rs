@@ -70,6 +70,7 @@ pub mod sync;
 // The product's groups (the seed site's): one folder per concept.
 pub mod concurrency;
 pub mod cpu;
+pub mod net;
 pub mod nic;
 
 // Each concept is also reachable from the crate root: `lockfree_lab::spsc::real::fixed::channel`.
