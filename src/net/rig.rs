@@ -215,7 +215,8 @@ impl Rig {
         privileged()?;
         sweep_stale();
         install_handler();
-        let n = NEXT.fetch_add(1, Ordering::Relaxed); // Relaxed: a unique number, nothing else.
+        // ORDERING: Relaxed: a unique number per rig; it publishes nothing.
+        let n = NEXT.fetch_add(1, Ordering::Relaxed);
         let pid = std::process::id();
         let rig = Rig {
             sender_ns: format!("{PREFIX}{pid}x{n}s"),
