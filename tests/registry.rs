@@ -11,8 +11,15 @@ fn small_run(demo: &dyn Demo) -> lab::RunOutput {
         Threads::AtLeast { min, .. } => min.max(2),
     };
     let cases = lab::cases(demo, None, None).unwrap();
-    lab::run(demo, &cases, Some(threads), Some(2_000), true, &[])
-        .unwrap_or_else(|e| panic!("`run {}` is promised but failed: {e}", spec.name))
+    lab::run(
+        demo,
+        &cases,
+        Some(threads),
+        Some(spec.max_iterations.0.min(2_000)),
+        true,
+        &[],
+    )
+    .unwrap_or_else(|e| panic!("`run {}` is promised but failed: {e}", spec.name))
 }
 
 #[test]

@@ -38,6 +38,13 @@ pub fn cases(demo: &dyn Demo, variant: Option<Variant>, ordering: Option<Mode>) 
             Some(Variant::Fixed) => vec![Case::Mode(fixed)],
             None => all.iter().map(|&m| Case::Mode(m)).collect(),
         }),
+        (Variants::Single, Some(_)) | (Variants::Single, None) if variant.is_some() || ordering.is_some() => {
+            Err(UsageError(format!(
+                "demo `{}` has no broken/fixed variants or orderings (it shows one thing): drop --variant/--ordering",
+                spec.name
+            )))
+        }
+        (Variants::Single, _) => Ok(vec![Case::Variant(Variant::Fixed)]),
         (Variants::BrokenFixed, None) => Ok(match variant {
             Some(v) => vec![Case::Variant(v)],
             None => Variant::BOTH.iter().map(|&v| Case::Variant(v)).collect(),

@@ -131,6 +131,9 @@ impl BugClass {
 pub enum Variants {
     /// `--variant broken|fixed`.
     BrokenFixed,
+    /// One thing measured or shown, no broken/fixed pair (a capture of real frames): `--variant`
+    /// is refused, and the demo runs its one case (`Case::Variant(Variant::Fixed)`).
+    Single,
     /// `--ordering` over `all`; `--variant broken` / `fixed` stand for `broken` / `fixed`.
     Orderings {
         /// The orderings `--ordering` accepts.
@@ -447,7 +450,7 @@ impl Spec {
     /// The orderings `--ordering` accepts (empty for a broken/fixed pair).
     pub fn orderings(&self) -> &'static [Mode] {
         match self.variants {
-            Variants::BrokenFixed => &[],
+            Variants::BrokenFixed | Variants::Single => &[],
             Variants::Orderings { all, .. } => all,
         }
     }
@@ -455,7 +458,7 @@ impl Spec {
     /// The case that stands for its broken variant (the matrix's row, `step`'s replay).
     pub fn broken_case(&self) -> Case {
         match self.variants {
-            Variants::BrokenFixed => Case::Variant(Variant::Broken),
+            Variants::BrokenFixed | Variants::Single => Case::Variant(Variant::Broken),
             Variants::Orderings { broken, .. } => Case::Mode(broken),
         }
     }

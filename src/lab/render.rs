@@ -141,14 +141,23 @@ pub fn run(out: &RunOutput, pinned: bool) -> String {
     if let Some(first) = out.rows.first() {
         let _ = write!(s, "{:<case_width$}", "case");
         for (f, w) in first.figures.iter().zip(&widths) {
-            let _ = write!(s, "  {:>w$}", f.label);
+            // Numbers align right, text (a figure that is not a number) left.
+            if f.value.is_nan() {
+                let _ = write!(s, "  {:<w$}", f.label);
+            } else {
+                let _ = write!(s, "  {:>w$}", f.label);
+            }
         }
         s.push_str("  parallel\n");
     }
     for row in &out.rows {
         let _ = write!(s, "{:<case_width$}", row.case);
         for (f, w) in row.figures.iter().zip(&widths) {
-            let _ = write!(s, "  {:>w$}", f.text);
+            if f.value.is_nan() {
+                let _ = write!(s, "  {:<w$}", f.text);
+            } else {
+                let _ = write!(s, "  {:>w$}", f.text);
+            }
         }
         let parallel = match row.parallel {
             Some(true) => "yes",
@@ -157,8 +166,13 @@ pub fn run(out: &RunOutput, pinned: bool) -> String {
         };
         let _ = writeln!(s, "  {parallel}");
     }
-    let mut verdicts: Vec<&str> = out.rows.iter().map(|r| r.parallelism.as_str()).collect();
-    verdicts.dedup();
+    // Each distinct verdict once, in the order the rows first give it.
+    let mut verdicts: Vec<&str> = Vec::new();
+    for r in &out.rows {
+        if !verdicts.contains(&r.parallelism.as_str()) {
+            verdicts.push(&r.parallelism);
+        }
+    }
     for v in verdicts {
         let _ = writeln!(s, "{v}");
     }
