@@ -1,4 +1,4 @@
-//! tcp-encapsulation for real: a loopback connection captured off `lo` (root), and the one-line
+//! tcp-encapsulation and tcp-handshake for real: a loopback connection captured off `lo` (root), and the one-line
 //! refusal, with the fallback named, for a user who is not root.
 
 use assert_cmd::Command;
@@ -97,6 +97,12 @@ fn without_root_the_run_says_why_in_one_line_and_names_the_fallback() {
         text.contains("built with etherparse") && text.contains("not captured"),
         "{text}"
     );
+    // tcp-handshake needs no root for smoltcp's handshake, and says what it left out.
+    let out = nobody(&["run", "tcp-handshake", "--iterations", "20"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(text.contains("smoltcp: server sends ACK|SYN"), "{text}");
+    assert!(!text.contains("kernel: SYN") && text.contains("needs root"), "{text}");
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
@@ -111,6 +117,11 @@ fn misuse_is_one_line() {
         (&["run", "tcp-encapsulation", "--bytes", "0"][..], "--bytes"),
         (&["run", "tcp-encapsulation", "--bytes", "70000"][..], "--bytes"),
         (&["check", "tcp-encapsulation"][..], "nothing for a model checker"),
+        (
+            &["run", "tcp-handshake", "--variant", "fixed"][..],
+            "no broken/fixed variants",
+        ),
+        (&["run", "tcp-handshake", "--iterations", "100001"][..], "--iterations"),
     ] {
         let out = lab().args(args).output().unwrap();
         let err = String::from_utf8_lossy(&out.stderr);

@@ -26,6 +26,7 @@ pub static DEMOS: &[&dyn Demo] = &[
     &nic::cut_through::demo::CUT_THROUGH,
     &nic::rdma_qp::demo::RDMA_QP,
     &net::tcp_encapsulation::demo::TCP_ENCAPSULATION,
+    &net::tcp_handshake::demo::TCP_HANDSHAKE,
 ];
 
 /// The seed site's demos, group by group, in its order: the catalogue the lab is building. A seed

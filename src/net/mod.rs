@@ -11,3 +11,4 @@
 
 pub mod rig;
 pub mod tcp_encapsulation;
+pub mod tcp_handshake;

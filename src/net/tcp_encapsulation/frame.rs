@@ -107,7 +107,16 @@ impl Frame {
         if eth.ether_type().0 != 0x0800 {
             return Err(format!("not IPv4 (EtherType {:#06x})", eth.ether_type().0));
         }
-        let ip_bytes = &bytes[14..];
+        let mut f = Self::decode_ip(&bytes[14..])?;
+        f.bytes = bytes.to_vec();
+        f.eth_dst = eth.destination();
+        f.eth_src = eth.source();
+        Ok(f)
+    }
+
+    /// Decodes a bare IPv4 / TCP packet (an IP-medium device's, no link header): the Ethernet
+    /// fields are zero and `bytes` is the IP packet.
+    pub fn decode_ip(ip_bytes: &[u8]) -> Result<Frame, String> {
         let ip = Ipv4HeaderSlice::from_slice(ip_bytes).map_err(|e| format!("ipv4: {e}"))?;
         if ip.protocol().0 != 6 {
             return Err(format!("not TCP (IP protocol {})", ip.protocol().0));
@@ -146,10 +155,10 @@ impl Frame {
         }
         let payload = tcp.payload();
         Ok(Frame {
-            bytes: bytes.to_vec(),
-            eth_dst: eth.destination(),
-            eth_src: eth.source(),
-            ether_type: eth.ether_type().0,
+            bytes: ip_bytes.to_vec(),
+            eth_dst: [0; 6],
+            eth_src: [0; 6],
+            ether_type: 0x0800,
             ip_header_len,
             ip_total_len: ip.total_len(),
             ttl: ip.ttl(),
