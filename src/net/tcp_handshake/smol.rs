@@ -124,8 +124,8 @@ pub fn handshake() -> Vec<Event> {
         let at = Instant::from_millis(now);
         let before = dev.sent.len();
         iface.poll_egress(at, &mut dev, &mut sockets);
-        for packet in dev.sent[before..].to_vec() {
-            let f = Frame::decode_ip(&packet).ok();
+        for packet in &dev.sent[before..] {
+            let f = Frame::decode_ip(packet).ok();
             let who = match &f {
                 Some(f) if f.src_port == SERVER_PORT => "server",
                 _ => "client",
