@@ -81,14 +81,3 @@ pub fn post_and_doorbell(n: u64, pin: Pin, clock_ns: u64) -> DriverCosts {
         parallelism,
     }
 }
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn every_packet_is_posted_rung_and_fetched_whole() {
-        let c = post_and_doorbell(2_000, Pin::None, 0);
-        assert_eq!((c.post.len(), c.doorbell.len(), c.torn), (2_000, 2_000, 0));
-    }
-}

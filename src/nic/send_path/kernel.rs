@@ -262,33 +262,3 @@ pub fn one_way(proto: Proto, bytes: usize, n: u64, poll: bool, pin: Pin, clock_n
         parallelism,
     })
 }
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn send_costs_cover_every_size_and_return_the_payload() {
-        for proto in [Proto::Udp, Proto::Tcp] {
-            let (costs, _) = send_costs(proto, &[64, 4096], 20, Pin::None, 0).unwrap();
-            assert_eq!(costs.iter().map(|(s, _)| *s).collect::<Vec<_>>(), [64, 4096]);
-            assert!(costs.iter().all(|(_, h)| h.len() == 20), "{proto:?}");
-        }
-    }
-
-    #[test]
-    fn one_way_delivers_every_payload_in_order_blocking_and_polling() {
-        for proto in [Proto::Udp, Proto::Tcp] {
-            for poll in [false, true] {
-                let r = one_way(proto, 1472, 50, poll, Pin::None, 0).unwrap();
-                assert_eq!((r.latency.len(), r.errors), (50, 0), "{proto:?} poll={poll}");
-            }
-        }
-    }
-
-    #[test]
-    fn null_syscall_records_every_call() {
-        let (h, _) = null_syscall(100, Pin::None, 0);
-        assert_eq!(h.len(), 100);
-    }
-}
