@@ -5,22 +5,20 @@
 //! `std::thread`s, a few payloads): the others open sockets or pin threads, which Miri does not
 //! emulate; ThreadSanitizer runs them all (`scripts/sanitizers`).
 
-use std::sync::atomic::AtomicU64;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use lockfree_lab::hw::Pin;
 use lockfree_lab::nic::descriptor_ring::queue::real::fixed as queue;
-use lockfree_lab::nic::send_path::{bypass, driver, kernel, kernel::Proto};
+use lockfree_lab::nic::send_path::{bypass, driver, kernel, kernel::Proto, OneInFlight};
 
 #[test]
 fn the_bypass_handoff_delivers_every_payload_on_plain_threads() {
     let n = if cfg!(miri) { 4 } else { 200 };
     let (mut tx, mut rx) = queue::channel::<[u8; 64]>(bypass::SLOTS);
-    let taken = AtomicU64::new(0);
-    let base = Instant::now();
+    let turns = OneInFlight::default();
     let (h, errors) = std::thread::scope(|s| {
-        s.spawn(|| bypass::send(&mut tx, n, Duration::ZERO, &taken, base));
-        s.spawn(|| bypass::receive(&mut rx, n, &taken, base, 0)).join().unwrap()
+        s.spawn(|| bypass::send(&mut tx, n, Duration::ZERO, &turns));
+        s.spawn(|| bypass::receive(&mut rx, n, &turns, 0)).join().unwrap()
     });
     assert_eq!((h.len(), errors), (n, 0));
 }

@@ -5,13 +5,12 @@
 //! the payload out. The same two copies as `send()` + `recv()`, but no system call, no kernel buffer
 //! and no wakeup: what DPDK or Onload buy by letting the application own the NIC's ring.
 
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use hdrhistogram::Histogram;
 
 use super::kernel::{OneWay, GAP};
-use super::{histogram, record};
+use super::{histogram, OneInFlight};
 use crate::hw::{self, Pin};
 use crate::nic::descriptor_ring::queue::real::fixed as queue;
 
@@ -27,33 +26,22 @@ pub fn pattern<const N: usize>() -> [u8; N] {
     full
 }
 
-/// The sender's side of [`one_way`]: `n` payloads, each once the receiver has taken the one
-/// before (`taken`) and after `gap` of idle, stamped with its sequence number and its instant
-/// (ns since `base`) and pushed into the ring.
-pub fn send<const N: usize>(tx: &mut queue::Producer<[u8; N]>, n: u64, gap: Duration, taken: &AtomicU64, base: Instant) {
+/// The sender's side of [`one_way`]: `n` payloads, each stamped and pushed into the ring on its
+/// turn (`turns`: after the one before is taken, and `gap` of idle).
+pub fn send<const N: usize>(tx: &mut queue::Producer<[u8; N]>, n: u64, gap: Duration, turns: &OneInFlight) {
     let mut buf = pattern::<N>();
     for k in 0..n {
-        // ORDERING: Acquire [taken] — pairs with the receiver's Release store: payload k − 1 is in.
-        hw::spin_until(|| taken.load(Ordering::Acquire) >= k);
-        let idle_until = Instant::now() + gap;
-        while Instant::now() < idle_until {
-            std::hint::spin_loop();
-        }
-        buf[8..16].copy_from_slice(&k.to_le_bytes());
-        let ready = base.elapsed().as_nanos() as u64;
-        buf[..8].copy_from_slice(&ready.to_le_bytes());
+        turns.stamp_next(&mut buf, k, gap);
         assert!(tx.push(buf).is_ok(), "one payload in flight: a slot is free");
     }
 }
 
-/// The receiver's side of [`one_way`]: polls the ring for `n` payloads, records each one's
-/// latency (now − its stamp, minus `clock_ns`), checks its sequence number and (first and last)
-/// its bytes, and tells the sender through `taken`. The histogram and the count of wrong payloads.
+/// The receiver's side of [`one_way`]: polls the ring for `n` payloads and records each one's
+/// latency (minus `clock_ns`). The histogram and the count of payloads that were not the ones sent.
 pub fn receive<const N: usize>(
     rx: &mut queue::Consumer<[u8; N]>,
     n: u64,
-    taken: &AtomicU64,
-    base: Instant,
+    turns: &OneInFlight,
     clock_ns: u64,
 ) -> (Histogram<u64>, u64) {
     let full = pattern::<N>();
@@ -67,13 +55,7 @@ pub fn receive<const N: usize>(
             }
             std::hint::spin_loop();
         };
-        let at = base.elapsed().as_nanos() as u64;
-        let ready = u64::from_le_bytes(got[..8].try_into().expect("8 bytes"));
-        record(&mut h, at.saturating_sub(ready), clock_ns);
-        let seq = u64::from_le_bytes(got[8..16].try_into().expect("8 bytes"));
-        errors += u64::from(seq != k || ((k == 0 || k + 1 == n) && got[16..] != full[16..]));
-        // ORDERING: Release [taken] — pairs with the sender's Acquire load: payload k is taken.
-        taken.store(k + 1, Ordering::Release);
+        errors += u64::from(!turns.took(&got, k, n, &full, &mut h, clock_ns));
     }
     (h, errors)
 }
@@ -85,17 +67,15 @@ pub fn one_way<const N: usize>(n: u64, pin: Pin, clock_ns: u64) -> OneWay {
     assert!(N >= 16, "bypass::one_way: a payload carries a 16-byte stamp");
     let (tx, rx) = queue::channel::<[u8; N]>(SLOTS);
     let halves = std::sync::Mutex::new((Some(tx), Some(rx)));
-    // Payloads the receiver has taken: the sender sends the next only then.
-    let taken = AtomicU64::new(0);
-    let base = Instant::now();
+    let turns = OneInFlight::default();
     let (results, parallelism) = hw::run_threads(2, pin, |i| {
         if i == 0 {
             let mut tx = halves.lock().unwrap().0.take().expect("one sender");
-            send(&mut tx, n, GAP, &taken, base);
+            send(&mut tx, n, GAP, &turns);
             (histogram(), 0)
         } else {
             let mut rx = halves.lock().unwrap().1.take().expect("one receiver");
-            receive(&mut rx, n, &taken, base, clock_ns)
+            receive(&mut rx, n, &turns, clock_ns)
         }
     });
     let mut it = results.into_iter();
@@ -107,4 +87,3 @@ pub fn one_way<const N: usize>(n: u64, pin: Pin, clock_ns: u64) -> OneWay {
         parallelism,
     }
 }
-

@@ -118,7 +118,8 @@ impl Demo for SendPathDemo {
             let (costs, par) = kernel::send_costs(proto, &SWEEP, n, pin, clock).map_err(|e| io("send()", e))?;
             for (size, h) in &costs {
                 if *size == SMALL || *size == *SWEEP.last().expect("sizes") {
-                    out.rows.push(measured(format!("send() {} {size} B", proto.name()), h, &par));
+                    out.rows
+                        .push(measured(format!("send() {} {size} B", proto.name()), h, &par));
                 }
             }
             let points: Vec<(f64, f64)> = costs.iter().map(|(s, h)| (*s as f64, at(h, 0.5))).collect();
@@ -142,12 +143,7 @@ impl Demo for SendPathDemo {
         for (name, m) in [("blocked", &blocked), ("spinning", &spinning)] {
             out.rows.push(Row {
                 case: format!("wakeup: {name} receiver"),
-                figures: figures(
-                    "measured",
-                    at(&m.latency, 0.5),
-                    Some(at(&m.latency, 0.99)),
-                    None,
-                ),
+                figures: figures("measured", at(&m.latency, 0.5), Some(at(&m.latency, 0.99)), None),
                 parallel: Some(m.ran_in_parallel()),
                 parallelism: m.verdict(),
             });
@@ -155,8 +151,11 @@ impl Demo for SendPathDemo {
 
         // Stages 5 and 7: the descriptor ring's post and doorbell.
         let drv = driver::post_and_doorbell(n, pin, clock);
-        out.rows
-            .push(measured("driver: post TX descriptor".into(), &drv.post, &drv.parallelism));
+        out.rows.push(measured(
+            "driver: post TX descriptor".into(),
+            &drv.post,
+            &drv.parallelism,
+        ));
         out.rows.push(measured(
             "driver: doorbell (a store)".into(),
             &drv.doorbell,
@@ -193,8 +192,10 @@ impl Demo for SendPathDemo {
             .find(|(p, b, _)| *p == Proto::Udp && *b == PAYLOAD)
             .map(|(.., r)| r)
             .expect("measured above");
-        out.series
-            .push(percentiles(format!("kernel path UDP {PAYLOAD} B, receiver {how}"), &udp_large.latency));
+        out.series.push(percentiles(
+            format!("kernel path UDP {PAYLOAD} B, receiver {how}"),
+            &udp_large.latency,
+        ));
         out.series
             .push(percentiles(format!("bypass ring {PAYLOAD} B"), &bypassed[1].1.latency));
 

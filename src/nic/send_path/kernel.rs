@@ -4,13 +4,12 @@
 
 use std::io::{self, ErrorKind, Read, Write};
 use std::net::{Ipv4Addr, TcpListener, TcpStream, UdpSocket};
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use hdrhistogram::Histogram;
 
-use super::{histogram, record};
+use super::{histogram, record, OneInFlight};
 use crate::hw::{self, Parallelism, Pin};
 
 /// Which loopback socket.
@@ -215,25 +214,14 @@ pub fn one_way(proto: Proto, bytes: usize, n: u64, poll: bool, pin: Pin, clock_n
     let (tx, rx) = split(connect(proto)?);
     rx.set_nonblocking(poll)?;
     let ends = Mutex::new((Some(tx), Some(rx)));
-    // Payloads the receiver has taken: the sender sends the next only then.
-    let taken = AtomicU64::new(0);
-    let base = Instant::now();
-    let now_ns = || base.elapsed().as_nanos() as u64;
+    let turns = OneInFlight::default();
     let full = payload(bytes);
     let (results, parallelism) = hw::run_threads(2, pin, |i| -> io::Result<(Histogram<u64>, u64)> {
         let mut buf = full.clone();
         if i == 0 {
             let mut tx = ends.lock().unwrap().0.take().expect("one sender");
             for k in 0..n {
-                // ORDERING: Acquire [taken] — pairs with the receiver's Release store: payload k − 1 is in.
-                hw::spin_until(|| taken.load(Ordering::Acquire) >= k);
-                let idle_until = Instant::now() + GAP;
-                while Instant::now() < idle_until {
-                    std::hint::spin_loop();
-                }
-                buf[8..16].copy_from_slice(&k.to_le_bytes());
-                let ready = now_ns();
-                buf[..8].copy_from_slice(&ready.to_le_bytes());
+                turns.stamp_next(&mut buf, k, GAP);
                 tx.send(&buf)?;
             }
             return Ok((histogram(), 0));
@@ -243,13 +231,7 @@ pub fn one_way(proto: Proto, bytes: usize, n: u64, poll: bool, pin: Pin, clock_n
         let mut errors = 0;
         for k in 0..n {
             rx.recv(&mut buf, poll)?;
-            let got = now_ns();
-            let ready = u64::from_le_bytes(buf[..8].try_into().expect("8 bytes"));
-            record(&mut h, got.saturating_sub(ready), clock_ns);
-            let seq = u64::from_le_bytes(buf[8..16].try_into().expect("8 bytes"));
-            errors += u64::from(seq != k || ((k == 0 || k + 1 == n) && buf[16..] != full[16..]));
-            // ORDERING: Release [taken] — pairs with the sender's Acquire load: payload k is taken.
-            taken.store(k + 1, Ordering::Release);
+            errors += u64::from(!turns.took(&buf, k, n, &full, &mut h, clock_ns));
         }
         Ok((h, errors))
     });

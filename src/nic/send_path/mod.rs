@@ -61,6 +61,9 @@ pub mod demo;
 pub mod driver;
 pub mod kernel;
 
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
 use hdrhistogram::Histogram;
 
 /// The budget payload: the largest UDP payload of one standard 1,500-byte Ethernet frame.
@@ -173,6 +176,58 @@ pub fn clock_cost_ns() -> u64 {
         h.saturating_record(t.elapsed().as_nanos() as u64);
     }
     h.value_at_quantile(0.5)
+}
+
+/// The pacing of a one-way run, one payload in flight, shared by the socket and the ring runs:
+/// the sender sends payload `k` only once the receiver has taken `k − 1`, after an idle gap, and
+/// stamps it with `k` (bytes 8..16) and its send instant (bytes 0..8, ns since the run's start).
+#[derive(Debug)]
+pub struct OneInFlight {
+    /// Payloads the receiver has taken.
+    taken: AtomicU64,
+    /// The run's start: both threads read the same monotonic clock.
+    base: Instant,
+}
+
+impl Default for OneInFlight {
+    fn default() -> Self {
+        Self {
+            taken: AtomicU64::new(0),
+            base: Instant::now(),
+        }
+    }
+}
+
+impl OneInFlight {
+    /// The sender's turn: waits until payload `k − 1` is taken, idles `gap`, then stamps `buf`
+    /// (at least 16 bytes) with `k` and now. Send `buf` right after.
+    pub fn stamp_next(&self, buf: &mut [u8], k: u64, gap: Duration) {
+        // ORDERING: Acquire [taken] — pairs with the receiver's Release store in `took`: payload k − 1 is in.
+        crate::hw::spin_until(|| self.taken.load(Ordering::Acquire) >= k);
+        let idle_until = Instant::now() + gap;
+        while Instant::now() < idle_until {
+            std::hint::spin_loop();
+        }
+        buf[8..16].copy_from_slice(&k.to_le_bytes());
+        buf[..8].copy_from_slice(&self.now_ns().to_le_bytes());
+    }
+
+    /// The receiver has payload `k` of `n` in `buf`: records now − its stamp into `h` (minus
+    /// `clock_ns`), lets the sender go on, and says whether the payload is the one sent (its
+    /// sequence number, and for the first and the last, every byte after the stamps against `full`).
+    pub fn took(&self, buf: &[u8], k: u64, n: u64, full: &[u8], h: &mut Histogram<u64>, clock_ns: u64) -> bool {
+        let at = self.now_ns();
+        let ready = u64::from_le_bytes(buf[..8].try_into().expect("8 bytes"));
+        record(h, at.saturating_sub(ready), clock_ns);
+        let seq = u64::from_le_bytes(buf[8..16].try_into().expect("8 bytes"));
+        // ORDERING: Release [taken] — pairs with the sender's Acquire load in `stamp_next`: payload k is taken.
+        self.taken.store(k + 1, Ordering::Release);
+        seq == k && (!(k == 0 || k + 1 == n) || buf[16..] == full[16..])
+    }
+
+    fn now_ns(&self) -> u64 {
+        self.base.elapsed().as_nanos() as u64
+    }
 }
 
 /// A least-squares line through `points`: `(intercept, slope)`.
