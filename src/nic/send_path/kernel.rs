@@ -133,6 +133,9 @@ fn split(ends: Ends) -> (Tx, Rx) {
     }
 }
 
+/// One payload size and its `send()` times, ns.
+pub type SizeCost = (usize, Histogram<u64>);
+
 /// A payload of `bytes` with a fixed pattern (its first 16 bytes are overwritten by stamps).
 pub fn payload(bytes: usize) -> Vec<u8> {
     (0..bytes).map(|i| (i % 251) as u8).collect()
@@ -164,10 +167,10 @@ pub fn send_costs(
     n: u64,
     pin: Pin,
     clock_ns: u64,
-) -> io::Result<(Vec<(usize, Histogram<u64>)>, Parallelism)> {
+) -> io::Result<(Vec<SizeCost>, Parallelism)> {
     let (tx, rx) = split(connect(proto)?);
     let ends = Mutex::new(Some((tx, rx)));
-    let (mut results, par) = hw::run_threads(1, pin, |_| -> io::Result<Vec<(usize, Histogram<u64>)>> {
+    let (mut results, par) = hw::run_threads(1, pin, |_| -> io::Result<Vec<SizeCost>> {
         let (mut tx, mut rx) = ends.lock().unwrap().take().expect("one thread");
         let mut out = Vec::with_capacity(sizes.len());
         for &size in sizes {
