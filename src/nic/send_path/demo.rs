@@ -381,8 +381,8 @@ fn notes(out: &mut RunOutput, c: Context<'_>) {
         .map(|(.., r)| r);
     if let (Some(k), Some((_, b))) = (udp_large, c.bypassed.get(1)) {
         out.notes.push(format!(
-            "the whole kernel path, UDP {PAYLOAD} B send → recv on the other core, receiver {}: p50 {:.0} ns (stages \
-             1-4 above sum to {:.0} ns); kernel bypass through a shared-memory ring: p50 {:.0} ns — {:.1}x less",
+            "the whole kernel path, UDP {PAYLOAD} B send → recv on the other core, receiver {}: p50 {:.0} ns (the \
+             measured kernel stages 1-4 sum to {:.0} ns); kernel bypass through a shared-memory ring: p50 {:.0} ns — {:.1}x less",
             if c.busy { "polling" } else { "blocked" },
             at(&k.latency, 0.5),
             c.kernel_stages_ns,
