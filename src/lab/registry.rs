@@ -20,6 +20,7 @@ pub static DEMOS: &[&dyn Demo] = &[
     &concurrency::reclaim::demo::RCU_GRACE,
     &concurrency::false_sharing::demo::FALSE_SHARING,
     &nic::descriptor_ring::demo::DESCRIPTOR_RING,
+    &nic::send_path::demo::SEND_PATH,
     &nic::irq_poll::demo::IRQ_VS_BUSY_POLL,
     &nic::iommu::demo::IOMMU,
     &nic::napi::demo::NAPI,

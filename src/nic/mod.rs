@@ -12,3 +12,4 @@ pub mod iommu;
 pub mod irq_poll;
 pub mod napi;
 pub mod rdma_qp;
+pub mod send_path;
