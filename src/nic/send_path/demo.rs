@@ -31,9 +31,9 @@ static SPEC: Spec = Spec {
     seed_title: "Send path latency",
     lesson: "a send() pays a system call, the kernel's stack, a copy and a wakeup before the driver's descriptor \
              and doorbell; busy-poll deletes the wakeup, kernel bypass the rest",
-    pair: "no protocol pair: a cost demo (\"broken\" would be the slow way, the kernel path; \"fixed\", kernel \
-           bypass — both are always measured, --bypass / --busy-poll choose the budget)",
-    variants: Variants::BrokenFixed,
+    pair: "no protocol pair: a cost demo — the kernel path and kernel bypass are both always measured; --bypass / \
+           --busy-poll choose the budget",
+    variants: Variants::Single,
     can: Can {
         run: true,
         check: false,
