@@ -267,7 +267,11 @@ mod tests {
         let _ = std::fs::remove_file(&out);
 
         let branchy = asm_body(&asm, "sum_branchy");
-        assert!(has_data_branch(&branchy), "sum_branchy lost its branch:\n{}", branchy.join("\n"));
+        assert!(
+            has_data_branch(&branchy),
+            "sum_branchy lost its branch:\n{}",
+            branchy.join("\n")
+        );
         assert!(!has_cmov_or_simd(&branchy), "sum_branchy:\n{}", branchy.join("\n"));
 
         // The twin without the guard: the optimiser removes the branch, so the test above can fail.
@@ -276,6 +280,10 @@ mod tests {
         assert!(has_cmov_or_simd(&naive), "sum_if_naive:\n{}", naive.join("\n"));
 
         let branchless = asm_body(&asm, "sum_branchless");
-        assert!(!has_data_branch(&branchless), "sum_branchless:\n{}", branchless.join("\n"));
+        assert!(
+            !has_data_branch(&branchless),
+            "sum_branchless:\n{}",
+            branchless.join("\n")
+        );
     }
 }
