@@ -20,7 +20,7 @@ pub struct BranchPredictionDemo;
 pub static BRANCH_PREDICTION: BranchPredictionDemo = BranchPredictionDemo;
 
 /// The seed the bytes are drawn from (fixed: a rerun times the same data).
-const SEED: u64 = 0xB4A_0C4;
+const SEED: u64 = 0x0B4A_00C4;
 
 static SPEC: Spec = Spec {
     name: "branch-prediction",
