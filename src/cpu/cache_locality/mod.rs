@@ -87,11 +87,17 @@ pub fn order(kind: Order, n: usize) -> Vec<u32> {
                 .collect()
         }
         Order::Shuffled(seed) => {
-            let mut v: Vec<u32> = (0..n as u32).collect();
+            // Fisher–Yates, "inside-out": element i lands at a random j ≤ i, moving j's to the end.
+            let mut v: Vec<u32> = Vec::with_capacity(n);
             let mut rng = SplitMix(seed);
-            for i in (1..n).rev() {
-                let j = rng.below(i as u64 + 1) as usize;
-                v.swap(i, j);
+            for i in 0..n as u32 {
+                let j = rng.below(u64::from(i) + 1) as usize;
+                if j == v.len() {
+                    v.push(i);
+                } else {
+                    v.push(v[j]);
+                    v[j] = i;
+                }
             }
             v
         }
