@@ -4,7 +4,7 @@
 //! table, the test that exercises every demo) is derived from this list and the demos' specs.
 
 use super::{drive, Demo, Group, Param, UsageError};
-use crate::{concurrency, net, nic};
+use crate::{concurrency, cpu, net, nic};
 
 /// Every demo the lab has built, in the order `list` shows them.
 pub static DEMOS: &[&dyn Demo] = &[
@@ -26,6 +26,8 @@ pub static DEMOS: &[&dyn Demo] = &[
     &nic::napi::demo::NAPI,
     &nic::cut_through::demo::CUT_THROUGH,
     &nic::rdma_qp::demo::RDMA_QP,
+    &cpu::cache_locality::demo::CACHE_LOCALITY,
+    &cpu::branch_prediction::demo::BRANCH_PREDICTION,
     &net::tcp_encapsulation::demo::TCP_ENCAPSULATION,
     &net::tcp_handshake::demo::TCP_HANDSHAKE,
 ];
