@@ -9,3 +9,6 @@
 //!
 //! These demos return curves ([`crate::lab::Series`]): `run` draws them in the terminal and
 //! `--svg FILE` writes them as a chart.
+
+pub mod cache_hierarchy;
+pub mod tlb;
