@@ -68,7 +68,12 @@ impl Region {
         // SAFETY: `base..base+len` is inside our mapping and 2 MiB aligned; madvise only changes
         // how the kernel backs it. A refusal (THP compiled out) is reported later through smaps.
         unsafe { libc::madvise(base.cast(), len, advice) };
-        Some(Self { map, map_len, base, len })
+        Some(Self {
+            map,
+            map_len,
+            base,
+            len,
+        })
     }
 
     /// The first usable byte (2 MiB aligned).
@@ -88,7 +93,10 @@ impl Region {
 
     /// The 8-byte slot at byte `offset` from `base`.
     fn slot(&mut self, offset: usize) -> *mut usize {
-        assert!(offset % 8 == 0 && offset + 8 <= self.len, "slot {offset} outside the region");
+        assert!(
+            offset % 8 == 0 && offset + 8 <= self.len,
+            "slot {offset} outside the region"
+        );
         // SAFETY: checked just above: the 8 bytes at `offset` are inside the usable range.
         unsafe { self.base.add(offset).cast::<usize>() }
     }
@@ -123,7 +131,7 @@ impl SplitMix {
 
     /// Uniform in `0..n` (`n > 0`; the multiply-shift bias is below 2^-32 for the sizes here).
     pub fn below(&mut self, n: usize) -> usize {
-        ((self.next_u64() >> 32) * n as u64 >> 32) as usize
+        (((self.next_u64() >> 32) * n as u64) >> 32) as usize
     }
 }
 

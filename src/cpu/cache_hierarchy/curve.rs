@@ -98,7 +98,10 @@ pub fn shape(points: &[(f64, f64)], t: Tuning) -> Shape {
         }
     }
     let mut plateaus: Vec<Plateau> = Vec::new();
-    for (first, last) in runs.into_iter().filter(|&(a, b)| n > 0 && points[b].0 / points[a].0 >= t.min_span) {
+    for (first, last) in runs
+        .into_iter()
+        .filter(|&(a, b)| n > 0 && points[b].0 / points[a].0 >= t.min_span)
+    {
         let level = median(&mut smooth[first..=last].to_vec());
         match plateaus.last_mut() {
             Some(p) if (level - p.level).abs() < tol => {
@@ -189,7 +192,11 @@ mod tests {
 
     #[test]
     fn a_flat_curve_has_one_plateau_and_no_cliff() {
-        let pts: Vec<(f64, f64)> = sizes(10, 2).into_iter().enumerate().map(|(i, x)| (x, 2.0 * noise(i, 0.1))).collect();
+        let pts: Vec<(f64, f64)> = sizes(10, 2)
+            .into_iter()
+            .enumerate()
+            .map(|(i, x)| (x, 2.0 * noise(i, 0.1)))
+            .collect();
         let s = shape(&pts, LATENCY);
         assert_eq!(s.plateaus.len(), 1, "{s:?}");
         assert!(s.cliffs.is_empty());
@@ -210,7 +217,16 @@ mod tests {
         // L1 then a steady climb that never levels off (the DRAM plateau lies beyond --max).
         let pts: Vec<(f64, f64)> = sizes(12, 2)
             .into_iter()
-            .map(|x| (x, if x <= 32768.0 { 1.0 } else { (x / 32768.0).powf(0.6) * 2.0 }))
+            .map(|x| {
+                (
+                    x,
+                    if x <= 32768.0 {
+                        1.0
+                    } else {
+                        (x / 32768.0).powf(0.6) * 2.0
+                    },
+                )
+            })
             .collect();
         let s = shape(&pts, LATENCY);
         assert!(s.rising_at_end, "{s:?}");

@@ -8,7 +8,7 @@ use super::chase::{Pages, Region};
 use super::curve::{self, Shape};
 use super::machine::{self, human, Cache, Tsc};
 use super::{fits, ns_per_load, sweep_sizes, working_set, Level};
-use crate::hw::{run_threads, Parallelism};
+use crate::hw::run_threads;
 use crate::lab::{
     BugClass, Can, Case, Demo, Figure, Group, Param, ParamKind, Row, RunOptions, RunOutput, Series, Spec, Threads,
     UsageError, Variants,
@@ -118,7 +118,11 @@ impl Facts {
                     "{} {}{} shared by CPUs {}",
                     c.name(),
                     human(c.size as f64),
-                    if c.ways > 0 { format!(" {}-way", c.ways) } else { String::new() },
+                    if c.ways > 0 {
+                        format!(" {}-way", c.ways)
+                    } else {
+                        String::new()
+                    },
                     c.shared_with
                 )
             })
@@ -241,7 +245,10 @@ impl Demo for CacheHierarchyDemo {
                 .data
                 .iter()
                 .find(|c| c.level == level as u32 + 1 && level != Level::Dram)
-                .map_or_else(|| "beyond every cache".to_string(), |c| format!("{} {}", c.name(), human(c.size as f64)));
+                .map_or_else(
+                    || "beyond every cache".to_string(),
+                    |c| format!("{} {}", c.name(), human(c.size as f64)),
+                );
             out.rows.push(Row::on_cores(
                 level.name(),
                 figures(&human(bytes as f64), ns, &facts, &sysfs),
@@ -271,9 +278,9 @@ impl Demo for CacheHierarchyDemo {
         facts.check_fits(max, "--max")?;
         let sizes = sweep_sizes(max, if fine { 4 } else { 2 });
         let progress = std::io::stderr().is_terminal();
-        let (res, par): (Vec<Option<(Vec<(f64, f64)>, String)>>, Parallelism) = run_threads(1, opts.pin, |_| {
+        let (res, par) = run_threads(1, opts.pin, |_| {
             let mut region = Region::new(max, Pages::Huge)?;
-            let points = sizes
+            let points: Vec<(f64, f64)> = sizes
                 .iter()
                 .map(|&bytes| {
                     let ns = ns_per_load(&mut region, bytes, loads, reps);
@@ -421,8 +428,14 @@ mod tests {
     fn the_vm_warning_names_the_max_to_use() {
         let f = facts(vec![l3(480 << 20)], true);
         let w = shared_l3_warning(&f, 1 << 30).unwrap();
-        assert!(w.contains("480 MiB") && w.contains("--max 1920") && w.contains("whole host"), "{w}");
-        assert!(shared_l3_warning(&facts(vec![l3(32 << 20)], false), 1 << 30).is_none(), "bare metal");
+        assert!(
+            w.contains("480 MiB") && w.contains("--max 1920") && w.contains("whole host"),
+            "{w}"
+        );
+        assert!(
+            shared_l3_warning(&facts(vec![l3(32 << 20)], false), 1 << 30).is_none(),
+            "bare metal"
+        );
         let small = shared_l3_warning(&facts(vec![l3(32 << 20)], true), 1 << 30).unwrap();
         assert!(!small.contains("--max"), "1 GiB is past 4 × 32 MiB: {small}");
     }
@@ -461,6 +474,10 @@ mod tests {
         let v = ParamValues::resolve(&SPEC, &[("level".into(), Some("DRAM".into()))]).unwrap();
         assert_eq!(Level::parse(v.choice("level")), Some(Level::Dram));
         assert!(ParamValues::resolve(&SPEC, &[("level".into(), Some("L4".into()))]).is_err());
-        assert_eq!(Level::parse(ParamValues::defaults(&SPEC).choice("level")), None, "sweep");
+        assert_eq!(
+            Level::parse(ParamValues::defaults(&SPEC).choice("level")),
+            None,
+            "sweep"
+        );
     }
 }

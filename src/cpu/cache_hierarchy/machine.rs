@@ -143,7 +143,9 @@ pub fn parse_cpuinfo(text: &str) -> CpuInfo {
 
 /// [`parse_cpuinfo`] of `root/proc/cpuinfo` (default when unreadable).
 pub fn cpuinfo(root: &Path) -> CpuInfo {
-    read(root, "proc/cpuinfo").map(|t| parse_cpuinfo(&t)).unwrap_or_default()
+    read(root, "proc/cpuinfo")
+        .map(|t| parse_cpuinfo(&t))
+        .unwrap_or_default()
 }
 
 /// The THP mode (`always`, `madvise`, `never`): the bracketed word of
@@ -180,7 +182,9 @@ pub fn anon_huge_bytes(smaps: &str, start: usize, len: usize) -> u64 {
 
 /// [`anon_huge_bytes`] of this process's `/proc/self/smaps`; `None` when it cannot be read.
 pub fn huge_backed(start: usize, len: usize) -> Option<u64> {
-    fs::read_to_string("/proc/self/smaps").ok().map(|t| anon_huge_bytes(&t, start, len))
+    fs::read_to_string("/proc/self/smaps")
+        .ok()
+        .map(|t| anon_huge_bytes(&t, start, len))
 }
 
 /// `/proc/loadavg`'s one-minute figure under `root`.
@@ -435,7 +439,11 @@ VmFlags: rd wr mr mw me ac hg
 ";
         let start = 0x7f00_0000_0000;
         assert_eq!(anon_huge_bytes(smaps, start, 64 << 20), 61440 * 1024);
-        assert_eq!(anon_huge_bytes(smaps, start, 66 << 20), (61440 + 2048) * 1024, "split VMAs add up");
+        assert_eq!(
+            anon_huge_bytes(smaps, start, 66 << 20),
+            (61440 + 2048) * 1024,
+            "split VMAs add up"
+        );
         assert_eq!(anon_huge_bytes(smaps, 0x55d0_a000_0000, 4096), 0);
         assert_eq!(anon_huge_bytes("", start, 1), 0);
     }

@@ -122,7 +122,9 @@ pub const DRAM_FLOOR: usize = 256 << 20;
 pub fn working_set(level: Level, data: &[Cache]) -> Result<(usize, String), String> {
     let size = |l: u32| data.iter().find(|c| c.level == l).map(|c| c.size);
     let need = |l: u32| {
-        size(l).ok_or_else(|| format!("sysfs reports no L{l} data cache on this machine, so --level L{l} has nothing to sit in"))
+        size(l).ok_or_else(|| {
+            format!("sysfs reports no L{l} data cache on this machine, so --level L{l} has nothing to sit in")
+        })
     };
     let line = |bytes: usize| bytes / LINE * LINE;
     Ok(match level {

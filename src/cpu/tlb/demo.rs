@@ -145,7 +145,10 @@ impl Demo for TlbDemo {
                     c.addr = addr;
                 }
                 if progress {
-                    let figs: Vec<String> = curves.iter().map(|c| format!("{:.2} ns", c.points.last().unwrap().1)).collect();
+                    let figs: Vec<String> = curves
+                        .iter()
+                        .map(|c| format!("{:.2} ns", c.points.last().unwrap().1))
+                        .collect();
                     eprintln!("tlb: {n:>7} pages  {}", figs.join(" · "));
                 }
             }
@@ -192,13 +195,17 @@ impl Demo for TlbDemo {
         let (shape, basis) = reach_basis(small, huge, granted);
         out.notes.extend(reach_notes(&shape, &basis, &info));
         if let (Some(s), Some(h)) = (small, huge) {
-            let (a, b) = (s.points.last().map_or(0.0, |p| p.1), h.points.last().map_or(0.0, |p| p.1));
+            let (a, b) = (
+                s.points.last().map_or(0.0, |p| p.1),
+                h.points.last().map_or(0.0, |p| p.1),
+            );
             if granted {
                 out.notes.push(format!(
                     "at {max} pages a load costs {a:.1} ns on 4 KiB pages and {b:.1} ns on 2 MiB pages: the \
                      translation (TLB misses and walks) adds {:.1} ns{} per load",
                     a - b,
-                    tsc.ghz().map_or(String::new(), |g| format!(" ≈ {:.0} cycles", (a - b) * g))
+                    tsc.ghz()
+                        .map_or(String::new(), |g| format!(" ≈ {:.0} cycles", (a - b) * g))
                 ));
             }
         }
@@ -286,7 +293,10 @@ struct Basis {
 
 /// Point-by-point `a / b`.
 fn ratio(a: &[(f64, f64)], b: &[(f64, f64)]) -> Vec<(f64, f64)> {
-    a.iter().zip(b).map(|(&(x, ya), &(_, yb))| (x, ya / yb.max(1e-9))).collect()
+    a.iter()
+        .zip(b)
+        .map(|(&(x, ya), &(_, yb))| (x, ya / yb.max(1e-9)))
+        .collect()
 }
 
 /// The ratio when both page sizes ran and 2 MiB pages were granted; else the 4 KiB curve alone.
@@ -390,7 +400,11 @@ mod tests {
     fn curve(pages: Pages, ys: &[f64], huge: Option<(u64, bool)>) -> Curve {
         Curve {
             pages,
-            points: ys.iter().enumerate().map(|(i, &y)| (8.0 * 2f64.powi(i as i32), y)).collect(),
+            points: ys
+                .iter()
+                .enumerate()
+                .map(|(i, &y)| (8.0 * 2f64.powi(i as i32), y))
+                .collect(),
             addr: 0x7f00_0000_0000,
             huge,
         }
@@ -400,14 +414,22 @@ mod tests {
     fn reach_is_found_on_the_ratio_when_thp_is_granted() {
         // The data caches' cliff (at 512 pages) is in both curves; the TLB's (after 64) only in 4 KiB.
         let s = curve(Pages::Small, &[1.0, 1.0, 1.0, 1.0, 3.0, 3.0, 3.0, 9.0, 9.0, 9.0], None);
-        let h = curve(Pages::Huge, &[1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 3.0, 3.0, 3.0], Some((1 << 30, true)));
+        let h = curve(
+            Pages::Huge,
+            &[1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 3.0, 3.0, 3.0],
+            Some((1 << 30, true)),
+        );
         let (shape, basis) = reach_basis(Some(&s), Some(&h), true);
         assert_eq!(basis.word, "TLB");
         assert_eq!(shape.cliffs.len(), 1, "{shape:?}");
         assert_eq!(shape.cliffs[0].below, 64.0);
         let (alone, b) = reach_basis(Some(&s), Some(&h), false);
         assert_eq!(b.word, "TLB or cache");
-        assert_eq!(alone.cliffs.len(), 2, "without the control the cache's cliff counts too");
+        assert_eq!(
+            alone.cliffs.len(),
+            2,
+            "without the control the cache's cliff counts too"
+        );
     }
 
     #[test]

@@ -58,7 +58,13 @@ pub struct Step {
 /// On a page size other than 4 KiB or 2 MiB.
 pub fn walk(addr: u64, page: usize) -> Vec<Step> {
     let levels: &[(&str, u32, u32)] = match page {
-        SMALL => &[("PGD", 47, 39), ("PUD", 38, 30), ("PMD", 29, 21), ("PTE", 20, 12), ("offset", 11, 0)],
+        SMALL => &[
+            ("PGD", 47, 39),
+            ("PUD", 38, 30),
+            ("PMD", 29, 21),
+            ("PTE", 20, 12),
+            ("offset", 11, 0),
+        ],
         HUGE => &[("PGD", 47, 39), ("PUD", 38, 30), ("PMD", 29, 21), ("offset", 20, 0)],
         _ => panic!("walk: a page of {page} bytes is neither 4 KiB nor 2 MiB"),
     };
@@ -136,7 +142,13 @@ mod tests {
         let got: Vec<(&str, u64)> = w.iter().map(|s| (s.name, s.index)).collect();
         assert_eq!(
             got,
-            [("PGD", 0xff), ("PUD", 0x1a5), ("PMD", 3), ("PTE", 0x101), ("offset", 0xa40)]
+            [
+                ("PGD", 0xff),
+                ("PUD", 0x1a5),
+                ("PMD", 3),
+                ("PTE", 0x101),
+                ("offset", 0xa40)
+            ]
         );
         let back = w.iter().fold(0u64, |a, s| a | (s.index << s.bits.1));
         assert_eq!(back, addr, "the fields rebuild the address");
