@@ -110,6 +110,10 @@ impl Drop for Region {
     }
 }
 
+/// The most loads a warm-up pass takes (a full lap of a smaller ring): building the ring has
+/// already brought every line of it in once.
+pub const WARM_UP: u64 = 100_000;
+
 /// A small, fast, seeded generator (SplitMix64): the shuffle needs speed, not secrecy.
 #[derive(Clone, Debug)]
 pub struct SplitMix(u64);
@@ -210,12 +214,12 @@ impl<'r> Ring<'r> {
     }
 
     /// Nanoseconds per dependent load: `reps` timed runs of `loads` loads each after one warm-up
-    /// pass (a full lap, at most `loads`), the fastest run: being descheduled or interrupted only
+    /// pass (a full lap, at most [`WARM_UP`] loads or `loads` if more), the fastest run: being descheduled or interrupted only
     /// ever adds time, and a chase cannot run faster than its loads, so on a busy machine the
     /// minimum is the honest estimate.
     pub fn ns_per_load(&self, loads: u64, reps: usize) -> f64 {
         let loads = loads.max(1);
-        let mut p = self.chase(self.start, (self.slots as u64).min(loads));
+        let mut p = self.chase(self.start, (self.slots as u64).min(loads.max(WARM_UP)));
         let mut runs: Vec<f64> = (0..reps.max(1))
             .map(|_| {
                 let t = Instant::now();

@@ -22,8 +22,8 @@ pub struct CacheHierarchyDemo;
 pub static CACHE_HIERARCHY: CacheHierarchyDemo = CacheHierarchyDemo;
 
 /// Timed repetitions per size (the fastest is kept); `--fine` takes more.
-const REPS: usize = 9;
-const FINE_REPS: usize = 21;
+const REPS: usize = 25;
+const FINE_REPS: usize = 61;
 
 static SPEC: Spec = Spec {
     name: "cache-hierarchy",
@@ -40,7 +40,7 @@ static SPEC: Spec = Spec {
     },
     bug: BugClass::Performance,
     threads: Threads::Fixed(1),
-    default_iterations: 20_000,
+    default_iterations: 2_000,
     max_iterations: (
         20_000_000,
         "loads per timed repetition: at DRAM's ~100 ns, 20 M loads are 2 s per repetition per size",

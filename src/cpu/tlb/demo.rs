@@ -22,8 +22,8 @@ pub struct TlbDemo;
 pub static TLB: TlbDemo = TlbDemo;
 
 /// Timed repetitions per point (the fastest is kept); `--fine` takes more.
-const REPS: usize = 9;
-const FINE_REPS: usize = 21;
+const REPS: usize = 25;
+const FINE_REPS: usize = 61;
 
 static SPEC: Spec = Spec {
     name: "tlb",
@@ -40,7 +40,7 @@ static SPEC: Spec = Spec {
     },
     bug: BugClass::Performance,
     threads: Threads::Fixed(1),
-    default_iterations: 20_000,
+    default_iterations: 2_000,
     max_iterations: (
         20_000_000,
         "loads per timed repetition: at a walk's ~50 ns, 20 M loads are 1 s per repetition per point",
