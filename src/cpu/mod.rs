@@ -9,5 +9,8 @@
 //!
 //! These demos return curves ([`crate::lab::Series`]): `run` draws them in the terminal and
 //! `--svg FILE` writes them as a chart.
+
 pub mod branch_prediction;
+pub mod cache_hierarchy;
 pub mod cache_locality;
+pub mod tlb;
