@@ -1,0 +1,183 @@
+//! Model tests for the MESI protocol model: every cache on its own model thread, every fixed test
+//! with a broken twin running the same scenario (`cpu::mesi::scenario`).
+//!
+//! The broken protocol's bug (a write hit in S does not invalidate the other copies) is an
+//! interleaving/logic bug: it needs one core's write to land between the other core's two reads.
+//! loom (exhaustive) and shuttle (random, PCT) must both catch it, as a stale read or, with the
+//! SWMR check on, as the state the write leaves; the fixed protocol must pass every checker.
+
+use lockfree_lab::check;
+use lockfree_lab::cpu::mesi::{loom as lm, shuttle as sh};
+
+const ITERATIONS: usize = 2_000;
+/// Preemption bound for the three-cache scenario (four threads with the main one).
+const BOUND_3: Option<usize> = Some(2);
+
+// ---- loom ----
+
+#[test]
+fn loom_broken_write_after_share_stale_read_found() {
+    let report = check::loom(None, lm::scenario::write_after_share::<lm::broken::Bus>);
+    let failure = report.assert_found("stale read");
+    println!("{report}");
+    assert!(
+        failure.message.contains("single-writer/multiple-reader is broken: A holds the line M while B still holds it S"),
+        "{report}"
+    );
+}
+
+#[test]
+fn loom_fixed_write_after_share_passes() {
+    let report = check::loom(None, lm::scenario::write_after_share::<lm::fixed::Bus>);
+    report.assert_passed();
+    println!("{report}");
+    assert!(report.executions > 10, "{report}");
+}
+
+#[test]
+fn loom_broken_swmr_violated_found() {
+    check::loom(None, lm::scenario::write_after_share_swmr::<lm::broken::Bus>).assert_found("SWMR violated");
+}
+
+#[test]
+fn loom_fixed_swmr_holds() {
+    check::loom(None, lm::scenario::write_after_share_swmr::<lm::fixed::Bus>).assert_passed();
+}
+
+#[test]
+fn loom_broken_two_writers_found() {
+    check::loom(None, lm::scenario::two_writers::<lm::broken::Bus>).assert_found("stale read");
+}
+
+#[test]
+fn loom_fixed_two_writers_passes() {
+    check::loom(None, lm::scenario::two_writers::<lm::fixed::Bus>).assert_passed();
+}
+
+#[test]
+fn loom_broken_three_cores_found() {
+    check::loom(BOUND_3, lm::scenario::three_cores::<lm::broken::Bus>).assert_found("stale read");
+}
+
+#[test]
+fn loom_fixed_three_cores_passes() {
+    check::loom(BOUND_3, lm::scenario::three_cores::<lm::fixed::Bus>).assert_passed();
+}
+
+// ---- shuttle ----
+
+#[test]
+fn shuttle_pct_broken_write_after_share_found() {
+    let report = check::shuttle_pct(
+        ITERATIONS,
+        2,
+        check::DEFAULT_SEED,
+        sh::scenario::write_after_share::<sh::broken::Bus>,
+    );
+    report.assert_found("stale read");
+    println!("{report}");
+}
+
+#[test]
+fn shuttle_pct_fixed_write_after_share_passes() {
+    check::shuttle_pct(
+        ITERATIONS,
+        2,
+        check::DEFAULT_SEED,
+        sh::scenario::write_after_share::<sh::fixed::Bus>,
+    )
+    .assert_passed();
+}
+
+#[test]
+fn shuttle_random_broken_write_after_share_found() {
+    check::shuttle_random(
+        ITERATIONS,
+        check::DEFAULT_SEED,
+        sh::scenario::write_after_share::<sh::broken::Bus>,
+    )
+    .assert_found("stale read");
+}
+
+#[test]
+fn shuttle_random_fixed_write_after_share_passes() {
+    check::shuttle_random(
+        ITERATIONS,
+        check::DEFAULT_SEED,
+        sh::scenario::write_after_share::<sh::fixed::Bus>,
+    )
+    .assert_passed();
+}
+
+#[test]
+fn shuttle_random_broken_swmr_violated_found() {
+    check::shuttle_random(
+        ITERATIONS,
+        check::DEFAULT_SEED,
+        sh::scenario::write_after_share_swmr::<sh::broken::Bus>,
+    )
+    .assert_found("SWMR violated");
+}
+
+#[test]
+fn shuttle_random_fixed_swmr_holds() {
+    check::shuttle_random(
+        ITERATIONS,
+        check::DEFAULT_SEED,
+        sh::scenario::write_after_share_swmr::<sh::fixed::Bus>,
+    )
+    .assert_passed();
+}
+
+#[test]
+fn shuttle_pct_broken_two_writers_found() {
+    check::shuttle_pct(
+        ITERATIONS,
+        2,
+        check::DEFAULT_SEED,
+        sh::scenario::two_writers::<sh::broken::Bus>,
+    )
+    .assert_found("stale read");
+}
+
+#[test]
+fn shuttle_pct_fixed_two_writers_passes() {
+    check::shuttle_pct(
+        ITERATIONS,
+        2,
+        check::DEFAULT_SEED,
+        sh::scenario::two_writers::<sh::fixed::Bus>,
+    )
+    .assert_passed();
+}
+
+#[test]
+fn shuttle_pct_broken_three_cores_found() {
+    check::shuttle_pct(
+        ITERATIONS,
+        3,
+        check::DEFAULT_SEED,
+        sh::scenario::three_cores::<sh::broken::Bus>,
+    )
+    .assert_found("stale read");
+}
+
+#[test]
+fn shuttle_pct_fixed_three_cores_passes() {
+    check::shuttle_pct(
+        ITERATIONS,
+        3,
+        check::DEFAULT_SEED,
+        sh::scenario::three_cores::<sh::fixed::Bus>,
+    )
+    .assert_passed();
+}
+
+// ---- real threads ----
+
+#[test]
+fn real_threads_fixed_model_never_stale() {
+    use lockfree_lab::cpu::mesi::{real, run_model};
+    let m = run_model::<real::fixed::Bus>(2, 5_000, lockfree_lab::hw::Pin::Spread);
+    assert_eq!((m.stale, m.swmr_violations), (0, 0), "{m:?}");
+}
