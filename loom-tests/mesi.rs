@@ -19,7 +19,9 @@ fn loom_broken_write_after_share_stale_read_found() {
     let failure = report.assert_found("stale read");
     println!("{report}");
     assert!(
-        failure.message.contains("single-writer/multiple-reader is broken: A holds the line M while B still holds it S"),
+        failure
+            .message
+            .contains("single-writer/multiple-reader is broken: A holds the line M while B still holds it S"),
         "{report}"
     );
 }
@@ -172,4 +174,53 @@ fn real_threads_fixed_model_never_stale() {
     use lockfree_lab::cpu::mesi::{real, run_model};
     let m = run_model::<real::fixed::Bus>(2, 5_000, lockfree_lab::hw::Pin::Spread);
     assert_eq!((m.stale, m.swmr_violations), (0, 0), "{m:?}");
+}
+
+/// The fixed model on two plain std threads (no pinning, no CPU clocks: Miri and TSan run it),
+/// each core reading and writing its own values: no read is ever stale, no state breaks SWMR.
+#[test]
+fn real_threads_plain_fixed_model_never_stale() {
+    use lockfree_lab::cpu::mesi::{check_swmr, real};
+    let ops: u64 = if cfg!(miri) { 40 } else { 20_000 };
+    let bus = real::fixed::Bus::new(2);
+    std::thread::scope(|s| {
+        for core in 0..2 {
+            let bus = &bus;
+            s.spawn(move || {
+                for i in 0..ops {
+                    let states = if i % 3 == 2 {
+                        bus.write(core, i * 2 + core as u64).states
+                    } else {
+                        let read = bus.read(core);
+                        assert_eq!(read.stale(), None);
+                        read.states
+                    };
+                    assert_eq!(check_swmr(&states), Ok(()));
+                }
+            });
+        }
+    });
+}
+
+/// The seed's scene on the real structures: the broken model's last step is B's stale read.
+#[test]
+fn replay_broken_b_reads_its_stale_shared_copy() {
+    use lockfree_lab::cpu::mesi::{replay::seed_replay, State};
+    let steps = seed_replay(lockfree_lab::Variant::Broken);
+    let states: Vec<Vec<State>> = steps.iter().map(|s| s.caches.iter().map(|c| c.0).collect()).collect();
+    use State::*;
+    assert_eq!(states, vec![vec![I, I], vec![E, I], vec![S, S], vec![M, S], vec![M, S]]);
+    assert!(steps[4].action.contains("STALE READ"), "{}", steps[4]);
+}
+
+/// The same scene, fixed: A's write invalidates B, and B's read misses and gets 1.
+#[test]
+fn replay_fixed_b_misses_and_reads_the_write() {
+    use lockfree_lab::cpu::mesi::{replay::seed_replay, State};
+    let steps = seed_replay(lockfree_lab::Variant::Fixed);
+    let states: Vec<Vec<State>> = steps.iter().map(|s| s.caches.iter().map(|c| c.0).collect()).collect();
+    use State::*;
+    assert_eq!(states, vec![vec![I, I], vec![E, I], vec![S, S], vec![M, I], vec![S, S]]);
+    assert_eq!(steps[4].caches[1], (S, 1));
+    assert_eq!(steps[4].memory, 1, "A's M copy was written back");
 }

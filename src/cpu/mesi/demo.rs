@@ -8,8 +8,8 @@ use super::{loom, real, replay::seed_replay, run_model, shuttle, topology};
 use crate::check::{self, Report};
 use crate::hw::Pin;
 use crate::lab::{
-    BugClass, Can, Case, Checker, Demo, Detection, Figure, Group, Param, ParamKind, Replay, Row, RunOptions,
-    RunOutput, Spec, Threads, UsageError, Variant, Variants,
+    BugClass, Can, Case, Checker, Demo, Detection, Figure, Group, Param, ParamKind, Replay, Row, RunOptions, RunOutput,
+    Spec, Threads, UsageError, Variant, Variants,
 };
 
 /// The `mesi` demo.
@@ -42,7 +42,10 @@ static SPEC: Spec = Spec {
     bug: BugClass::Interleaving,
     threads: Threads::Fixed(2),
     default_iterations: 201,
-    max_iterations: (100_000, "rounds per transition and pair: every round allocates nothing, but a run must stay short"),
+    max_iterations: (
+        100_000,
+        "rounds per transition and pair: every round allocates nothing, but a run must stay short",
+    ),
     loom_false_positive: None,
     feature: None,
     params: &[
@@ -95,7 +98,11 @@ fn row(r: &PairRun, cpus: &[topology::Cpu]) -> Row {
         topology::relation(cpus, r.measurer, r.helper).name()
     };
     let mut figures = vec![Figure::text("sysfs says", relation)];
-    figures.extend(r.median_ns.iter().map(|&(t, ns)| Figure::number(t.label(), ns, 1, "ns")));
+    figures.extend(
+        r.median_ns
+            .iter()
+            .map(|&(t, ns)| Figure::number(t.label(), ns, 1, "ns")),
+    );
     Row::on_cores(format!("cpu{} <- cpu{}", r.measurer, r.helper), figures, &r.parallelism)
 }
 
@@ -128,7 +135,9 @@ impl Demo for MesiDemo {
             .collect();
         let pairs = pairs(&cores, opts.params.choice("pairs"));
         if pairs.is_empty() {
-            return Err(UsageError("mesi: this process may run on no core (core_affinity found none)".into()));
+            return Err(UsageError(
+                "mesi: this process may run on no core (core_affinity found none)".into(),
+            ));
         }
         let mut runs = Vec::new();
         for (i, &(a, b)) in pairs.iter().enumerate() {

@@ -140,6 +140,7 @@ fn walk_swaps(lines: &[Line], next: &[usize], steps: usize) -> usize {
 const OP_WRITE: u64 = 1;
 const OP_PING: u64 = 2;
 const OP_QUIT: u64 = 3;
+const OP_READ: u64 = 4;
 
 /// Spins until `ready()`, yielding every 4,096 polls (a busy or one-core machine must not starve the other thread).
 fn spin(mut ready: impl FnMut() -> bool) {
@@ -178,6 +179,9 @@ impl Shared {
             seen = cmd;
             match cmd & 0xff {
                 OP_WRITE => write_chain(&self.lines, &self.next),
+                OP_READ => {
+                    black_box(walk_loads(&self.lines, self.lines.len()));
+                }
                 OP_PING => {
                     for r in 0..PING_PONGS {
                         // ORDERING: Relaxed [mesi-ball] — the CAS moves the line; nothing else travels with it.
@@ -213,6 +217,15 @@ impl Shared {
         spin(|| self.ack.load(Ordering::Acquire) == seq);
     }
 
+    /// Leaves every line Shared by both cores: the helper writes them, the measuring core reads
+    /// them, then the helper reads them again. (The second read matters: AMD's protocol may hand
+    /// a dirty line to its first reader whole, M or E, instead of sharing it.)
+    fn share(&self, seq: &mut u64) {
+        self.request(seq, OP_WRITE);
+        black_box(walk_loads(&self.lines, self.lines.len()));
+        self.request(seq, OP_READ);
+    }
+
     /// One round of `t`: ns per access.
     fn round(&self, t: Transition, seq: &mut u64) -> f64 {
         let k = self.lines.len();
@@ -222,8 +235,7 @@ impl Shared {
                 (time(|| walk_loads(&self.lines, k * HIT_PASSES)), k * HIT_PASSES)
             }
             Transition::SharedHit => {
-                self.request(seq, OP_WRITE);
-                black_box(walk_loads(&self.lines, k));
+                self.share(seq);
                 (time(|| walk_loads(&self.lines, k * HIT_PASSES)), k * HIT_PASSES)
             }
             Transition::ReadRemoteM => {
@@ -235,8 +247,7 @@ impl Shared {
                 (time(|| walk_swaps(&self.lines, &self.next, k)), k)
             }
             Transition::WriteShared => {
-                self.request(seq, OP_WRITE);
-                black_box(walk_loads(&self.lines, k));
+                self.share(seq);
                 (time(|| walk_swaps(&self.lines, &self.next, k)), k)
             }
             Transition::LocalRmw => {
@@ -373,7 +384,10 @@ mod tests {
         assert_eq!(walk_swaps(&lines, &next, 64), 0);
         // The swaps wrote back the chain unchanged.
         // ORDERING: Relaxed [mesi-line] — single-threaded test.
-        assert!(lines.iter().zip(&next).all(|(l, &n)| l.0.load(Ordering::Relaxed) == n as u64));
+        assert!(lines
+            .iter()
+            .zip(&next)
+            .all(|(l, &n)| l.0.load(Ordering::Relaxed) == n as u64));
     }
 
     #[test]
@@ -394,6 +408,10 @@ mod tests {
         let run = measure_pair(a, b, 16, 3);
         let got: Vec<Transition> = run.median_ns.iter().map(|t| t.0).collect();
         assert_eq!(got, Transition::ALL);
-        assert!(run.median_ns.iter().all(|t| t.1.is_finite() && t.1 > 0.0), "{:?}", run.median_ns);
+        assert!(
+            run.median_ns.iter().all(|t| t.1.is_finite() && t.1 > 0.0),
+            "{:?}",
+            run.median_ns
+        );
     }
 }

@@ -26,10 +26,10 @@
 //! | row                | the helper did   | the measuring core does         | transition               |
 //! |--------------------|------------------|---------------------------------|--------------------------|
 //! | local hit          | —                | loads lines it wrote itself     | hit in M                 |
-//! | read-shared hit    | wrote them       | loads them twice; times the 2nd | hit in S                 |
+//! | read-shared hit    | wrote them, then re-read them after the measuring core's read | loads them again | hit in S |
 //! | read after remote write | wrote them  | loads them                      | I → S, the writer M → S  |
 //! | write to a remote M line | wrote them | `swap`s them (a locked RMW)     | I → M, the writer M → I (RFO) |
-//! | write to a shared line | wrote them   | loads them, then `swap`s them   | S → M, the other S → I (upgrade) |
+//! | write to a shared line | as for the shared hit | `swap`s them | S → M, the other S → I (upgrade) |
 //! | local RMW          | —                | `swap`s lines it wrote itself   | hit in M (the RMW's own cost) |
 //! | ping-pong one-way  | compare-exchange ping-pong on one line, round trip / 2 (nviennot's method) | | |
 //!
@@ -277,7 +277,13 @@ pub struct Write {
 
 impl fmt::Display for Write {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} write {} ({} -> M)", core_name(self.core), self.value, self.before)
+        write!(
+            f,
+            "{} write {} ({} -> M)",
+            core_name(self.core),
+            self.value,
+            self.before
+        )
     }
 }
 

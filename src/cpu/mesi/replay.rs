@@ -80,7 +80,10 @@ fn replay<B: Coherent>() -> Vec<ReplayStep> {
     );
     let r = bus.read(0);
     step(
-        format!("A reads -> {}: a miss (BusRd); nobody else has the line, so A gets it E", r.value),
+        format!(
+            "A reads -> {}: a miss (BusRd); nobody else has the line, so A gets it E",
+            r.value
+        ),
         latest,
         &bus,
     );
@@ -97,7 +100,8 @@ fn replay<B: Coherent>() -> Vec<ReplayStep> {
     latest = 1;
     let b_now = w.states[1];
     let action = if b_now == State::I {
-        "A writes 1: a hit in S, so A first broadcasts an upgrade (BusUpgr): B's copy is invalidated; A is M".to_string()
+        "A writes 1: a hit in S, so A first broadcasts an upgrade (BusUpgr): B's copy is invalidated; A is M"
+            .to_string()
     } else {
         format!(
             "A writes 1: a hit in S, upgraded to M silently (no BusUpgr): B's copy stays {b_now} — and is now stale"

@@ -85,7 +85,11 @@ fn last_level_sharing(cache_dir: &Path) -> Vec<usize> {
         .flatten()
         .filter(|e| e.file_name().to_string_lossy().starts_with("index"))
         .filter_map(|e| {
-            let level: u32 = std::fs::read_to_string(e.path().join("level")).ok()?.trim().parse().ok()?;
+            let level: u32 = std::fs::read_to_string(e.path().join("level"))
+                .ok()?
+                .trim()
+                .parse()
+                .ok()?;
             let list = std::fs::read_to_string(e.path().join("shared_cpu_list")).ok()?;
             Some((level, parse_list(&list)?))
         })
@@ -151,7 +155,11 @@ mod tests {
 
     /// Two sockets; socket 0 has cores 0 and 1, core 0 with two threads (cpu0, cpu2); cpu3 on socket 1.
     fn fake_tree() -> std::path::PathBuf {
-        let root = std::env::temp_dir().join(format!("mesi-topo-{}-{:?}", std::process::id(), std::thread::current().id()));
+        let root = std::env::temp_dir().join(format!(
+            "mesi-topo-{}-{:?}",
+            std::process::id(),
+            std::thread::current().id()
+        ));
         let _ = std::fs::remove_dir_all(&root);
         for (cpu, pkg, core, llc) in [(0, 0, 0, "0-2"), (1, 0, 1, "0-2"), (2, 0, 0, "0-2"), (3, 1, 0, "3")] {
             let d = format!("sys/devices/system/cpu/cpu{cpu}");
