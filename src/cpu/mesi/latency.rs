@@ -96,6 +96,7 @@ pub fn cycle(n: usize, seed: u64) -> Vec<usize> {
         x ^= x >> 7;
         x ^= x << 17;
         let j = (x % i as u64) as usize; // j < i: Sattolo, not Fisher–Yates, so one single cycle
+                                         // ORDERING: none — `<[usize]>::swap`, not an atomic (the house-style check matches the name).
         order.swap(i, j);
     }
     let mut next = vec![0; n];
@@ -171,8 +172,8 @@ impl Shared {
         let mut seen = 0;
         loop {
             let mut cmd = 0;
-            // ORDERING: Acquire [mesi-cmd] — pairs with `request`'s Release: the measuring core's accesses are done.
             spin(|| {
+                // ORDERING: Acquire [mesi-cmd] — pairs with `request`'s Release: the measuring core's accesses are done.
                 cmd = self.cmd.load(Ordering::Acquire);
                 cmd != seen
             });
@@ -184,8 +185,8 @@ impl Shared {
                 }
                 OP_PING => {
                     for r in 0..PING_PONGS {
-                        // ORDERING: Relaxed [mesi-ball] — the CAS moves the line; nothing else travels with it.
                         spin(|| {
+                            // ORDERING: Relaxed/Relaxed [mesi-ball] — the CAS moves the line; nothing else travels with it.
                             self.ball
                                 .compare_exchange(2 * r + 1, 2 * r + 2, Ordering::Relaxed, Ordering::Relaxed)
                                 .is_ok()
@@ -260,8 +261,8 @@ impl Shared {
                 self.request(seq, OP_PING);
                 let start = Instant::now();
                 for r in 0..PING_PONGS {
-                    // ORDERING: Relaxed [mesi-ball] — the CAS moves the line; nothing else travels with it.
                     spin(|| {
+                        // ORDERING: Relaxed/Relaxed [mesi-ball] — the CAS moves the line; nothing else travels with it.
                         self.ball
                             .compare_exchange(2 * r, 2 * r + 1, Ordering::Relaxed, Ordering::Relaxed)
                             .is_ok()

@@ -43,7 +43,11 @@
 //! between physical cores, and other guests share the L3: the figures are noisy, and two vCPUs
 //! may even be SMT siblings of one physical core (then a "remote" transfer stays inside one L1/L2).
 //! AMD's MOESI (and Intel's MESIF) add an Owned (Forward) state, so "read after remote write"
-//! may leave the writer's copy O rather than S: same transfer cost, different letter.
+//! may leave the writer's copy O rather than S: same transfer cost, different letter. And a
+//! first read of a dirty remote line may take it whole rather than share it: on this project's
+//! AMD EPYC VM, a write right after such a read cost no more than a local RMW (consistent with
+//! AMD's migratory-sharing handling). So the two "shared" rows have the helper read the lines
+//! *again* after the measuring core did, which leaves both cores really holding them.
 //!
 //! **Anchor:** nviennot's `core-to-core-latency` (CAS ping-pong, one-way = round trip / 2)
 //! publishes 20–51 ns between cores of one socket and 108–136 ns across sockets; the ping-pong
@@ -71,8 +75,9 @@
 //!
 //! | checker        | verdict |
 //! |----------------|---------|
-//! | loom           | found: the stale read (or, with the SWMR check on, the state after step 3) |
+//! | loom           | found (46 executions): the stale read, or with the SWMR check on, the state after step 3 |
 //! | shuttle random / PCT | found: an interleaving bug, which shuttle's sequentially consistent atomics see |
+//! | (three caches) | shuttle only: four loom threads on a spin-locked bus exceed loom's 1,000-branch limit |
 //! | real cores     | the model on real threads (`run mesi` notes, the matrix's hardware cell): stale reads counted |
 //!
 //! Real hardware never runs the broken protocol: it is a model of a cache controller's logic,
