@@ -11,6 +11,7 @@ mod descriptor_ring;
 mod iommu;
 mod irq_poll;
 mod litmus;
+mod mesi;
 mod mpmc;
 mod napi;
 mod rdma_qp;

@@ -13,4 +13,5 @@
 pub mod branch_prediction;
 pub mod cache_hierarchy;
 pub mod cache_locality;
+pub mod mesi;
 pub mod tlb;

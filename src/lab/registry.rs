@@ -28,6 +28,7 @@ pub static DEMOS: &[&dyn Demo] = &[
     &nic::rdma_qp::demo::RDMA_QP,
     &cpu::cache_hierarchy::demo::CACHE_HIERARCHY,
     &cpu::cache_locality::demo::CACHE_LOCALITY,
+    &cpu::mesi::demo::MESI,
     &cpu::tlb::demo::TLB,
     &cpu::branch_prediction::demo::BRANCH_PREDICTION,
     &net::tcp_encapsulation::demo::TCP_ENCAPSULATION,
