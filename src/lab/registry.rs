@@ -25,6 +25,7 @@ pub static DEMOS: &[&dyn Demo] = &[
     &nic::napi::demo::NAPI,
     &nic::cut_through::demo::CUT_THROUGH,
     &nic::rdma_qp::demo::RDMA_QP,
+    &nic::mmio::demo::MMIO,
 ];
 
 /// The seed site's demos, group by group, in its order: the catalogue the lab is building. A seed
