@@ -23,7 +23,8 @@ const SWEEP: &[usize] = &[1, 2, 4, 5, 8, 16, 24, 32, 48, 64, 96, 128, 192, 256];
 const LONG_RUN: u64 = 20_000_000;
 
 /// The cited constants, apart from what is measured.
-const CITED: &str = "cited, not measured (no NIC here): the seed's animation gives 5 posted writes finishing ~6× sooner \
+const CITED: &str =
+    "cited, not measured (no NIC here): the seed's animation gives 5 posted writes finishing ~6× sooner \
 than 5 non-posted reads; mmio_test (R. Olsson, L. Buytenhek, H. Welte, 2005) measured an e1000 register read at \
 ~1,700–2,100 CPU cycles (~0.7–0.9 µs at 2.4 GHz) against ~370 for an L2 miss to DRAM; Neugebauer et al. (SIGCOMM 2018) \
 measure PCIe round trips of several hundred ns with pcie-bench";
@@ -171,7 +172,8 @@ impl Demo for MmioDemo {
             r.stale_reads, r.lost_writes
         ));
         if r.stale_reads + r.lost_writes > 0 {
-            out.notes.push("UNEXPECTED: the handshake failed: please report it".into());
+            out.notes
+                .push("UNEXPECTED: the handshake failed: please report it".into());
         }
 
         // The sweep: stores stay cheap until the store buffer fills.
@@ -182,11 +184,19 @@ impl Demo for MmioDemo {
             w.push((n as f64, s.median_ns(Kind::Writes)));
             rd.push((n as f64, s.median_ns(Kind::Reads)));
         }
-        for (name, points) in [("stores to lines the other core owns", w), ("dependent loads of lines it just wrote", rd)] {
+        for (name, points) in [
+            ("stores to lines the other core owns", w),
+            ("dependent loads of lines it just wrote", rd),
+        ] {
             out.series.push(
-                Series::new(name, ("lines in the burst", "lines"), ("median time per burst", "ns"), points)
-                    .log_x()
-                    .mark(5.0, "the seed's 5"),
+                Series::new(
+                    name,
+                    ("lines in the burst", "lines"),
+                    ("median time per burst", "ns"),
+                    points,
+                )
+                .log_x()
+                .mark(5.0, "the seed's 5"),
             );
         }
         out.notes.push(format!(
