@@ -139,6 +139,26 @@ pub fn ticks_per_ns() -> f64 {
     })
 }
 
+/// The smallest step of [`stamp`] in nanoseconds: the least nonzero difference of back-to-back
+/// stamps (a VM's TSC may advance in coarse steps).
+pub fn resolution_ns() -> f64 {
+    static STEP: OnceLock<f64> = OnceLock::new();
+    *STEP.get_or_init(|| {
+        let step = (0..10_000)
+            .map(|_| {
+                let t0 = stamp();
+                let mut t1 = stamp();
+                while t1 == t0 {
+                    t1 = stamp();
+                }
+                t1 - t0
+            })
+            .min()
+            .unwrap_or(1);
+        step as f64 / ticks_per_ns()
+    })
+}
+
 /// A small xorshift generator: the owner's chain order, new every round.
 fn next_random(state: &mut u64) -> u64 {
     *state ^= *state << 13;
@@ -289,6 +309,24 @@ mod tests {
         for kind in Kind::ALL {
             assert_eq!(r.of(kind).len() as u64, rounds / 4, "{kind:?}");
         }
+    }
+
+    /// Both roles on plain scoped threads (no pinning, no CPU clocks: Miri runs it).
+    #[test]
+    fn the_handshake_hands_fresh_words_both_ways_on_two_threads() {
+        let rounds = if cfg!(miri) { 8 } else { 2_000 };
+        let shared = Shared {
+            lines: (0..4).map(|_| CachePadded::new(AtomicU64::new(0))).collect(),
+            turn: CachePadded::new(AtomicU64::new(0)),
+        };
+        let kind_of = |r: u64| Kind::ALL[(r % 4) as usize];
+        let (lost, (stale, ticks)) = std::thread::scope(|s| {
+            let owner = s.spawn(|| own(&shared, rounds, kind_of));
+            let measured = measure(&shared, rounds, kind_of);
+            (owner.join().unwrap(), measured)
+        });
+        assert_eq!((stale, lost), (0, 0));
+        assert!(ticks.iter().all(|t| t.len() as u64 == rounds / 4));
     }
 
     #[test]

@@ -17,11 +17,16 @@
 //! round trip (the cited ~1 µs).
 //!
 //! ```
-//! use lockfree_lab::hw::Pin;
-//! use lockfree_lab::nic::mmio::burst::{self, Kind};
-//! let r = burst::run(&[Kind::Writes, Kind::Reads], 5, 20, Pin::None);
-//! assert_eq!((r.stale_reads, r.lost_writes), (0, 0)); // every read saw the owner's fresh word
-//! assert!(r.median_ns(Kind::Reads) > 0.0);
+//! use lockfree_lab::nic::descriptor_ring::queue::real::fixed::channel;
+//! use lockfree_lab::nic::mmio::{broken, fixed, produce, Register};
+//! let (register, (mut tx, mut rx)) = (Register::default(), channel::<u64>(4));
+//! produce(&mut tx, &register, 3); // the NIC completes 0, 1, 2, writing HEAD after each
+//! let stats = broken::consume(&mut rx, &register, 3); // the driver reads HEAD before each one
+//! assert_eq!((stats.register_reads, stats.new_counts), (3, 1));
+//! let (register, (mut tx, mut rx)) = (Register::default(), channel::<u64>(4));
+//! produce(&mut tx, &register, 3);
+//! let stats = fixed::consume(&mut rx, &register, 3); // the driver polls DD: HEAD is never read
+//! assert_eq!(stats.register_reads, 0);
 //! ```
 //!
 //! ## 1. Writes vs reads, side by side ([`burst`])
@@ -302,6 +307,25 @@ mod tests {
         let r = run_poll(Variant::Fixed, items(), 8, Pin::None);
         assert_eq!((r.stats.register_reads, r.register_transfers()), (0, 0.0));
         assert!(r.slot_transfers() >= 0.5, "at least 2 transfers per line of 4 slots");
+    }
+
+    /// Both drivers against the NIC on plain scoped threads (no pinning, no CPU clocks: Miri runs it).
+    #[test]
+    fn both_drivers_take_every_descriptor_in_order_on_two_threads() {
+        let n = if cfg!(miri) { 30 } else { 20_000 };
+        for variant in [Variant::Broken, Variant::Fixed] {
+            let (mut tx, mut rx) = queue::channel::<u64>(4);
+            let register = Register::default();
+            let stats = std::thread::scope(|s| {
+                s.spawn(|| produce(&mut tx, &register, n));
+                match variant {
+                    Variant::Broken => broken::consume(&mut rx, &register, n),
+                    Variant::Fixed => fixed::consume(&mut rx, &register, n),
+                }
+            });
+            let reads = if variant == Variant::Broken { n } else { 0 };
+            assert!(stats.register_reads >= reads, "{variant:?}: {stats:?}");
+        }
     }
 
     #[test]
