@@ -230,7 +230,8 @@ fn own(shared: &Shared, rounds: u64, kind_of: impl Fn(u64) -> Kind) -> u64 {
         }
         // A new random chain 0 → order[0] → order[1] → …, so no prefetcher can guess the next line.
         for i in (1..order.len()).rev() {
-            order.swap(i, (next_random(&mut rng) % (i as u64 + 1)) as usize);
+            let j = (next_random(&mut rng) % (i as u64 + 1)) as usize;
+            <[usize]>::swap(&mut order, i, j); // a slice swap (Fisher–Yates), not an atomic one
         }
         let mut at = 0;
         for &next in order.iter().chain(std::iter::once(&0)) {
