@@ -212,7 +212,7 @@ impl Demo for MmioDemo {
         }
         out.notes.push(format!(
             "the series sweep the burst from 1 to 256 lines ({sweep_rounds} bursts per size): the stores stay cheap \
-             while the store buffer absorbs them, then cost about a transfer each once it is full"
+             while the store buffer absorbs them and grow slowly as it fills; the loads grow by a transfer a line"
         ));
 
         // 2. The register vs the DD flag.
