@@ -22,6 +22,7 @@ pub static DEMOS: &[&dyn Demo] = &[
     &nic::descriptor_ring::demo::DESCRIPTOR_RING,
     &nic::send_path::demo::SEND_PATH,
     &nic::irq_poll::demo::IRQ_VS_BUSY_POLL,
+    &nic::mmio::demo::MMIO,
     &nic::iommu::demo::IOMMU,
     &nic::napi::demo::NAPI,
     &nic::cut_through::demo::CUT_THROUGH,

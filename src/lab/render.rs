@@ -4,7 +4,7 @@
 use std::fmt::Write as _;
 
 use super::registry::{demos_of, DEMOS, SEED};
-use super::{CheckOutput, Demo, MatrixRow, RunOutput, SHUTTLE_ITERATIONS};
+use super::{CheckOutput, Demo, MatrixRow, Row, RunOutput, SHUTTLE_ITERATIONS};
 
 /// What a demo offers in this build.
 fn abilities(demo: &dyn Demo) -> String {
@@ -150,7 +150,22 @@ pub fn run(out: &RunOutput, pinned: bool) -> String {
         }
         s.push_str("  parallel\n");
     }
-    for row in &out.rows {
+    for (i, row) in out.rows.iter().enumerate() {
+        // A row whose figures differ from the row above (a demo measuring two things) gets its own header.
+        let labels = |r: &Row| r.figures.iter().map(|f| f.label.clone()).collect::<Vec<_>>();
+        if i > 0 && labels(row) != labels(&out.rows[i - 1]) {
+            widths = row.figures.iter().map(|f| f.label.len()).collect();
+            for r in out.rows[i..].iter().take_while(|r| labels(r) == labels(row)) {
+                for (w, f) in widths.iter_mut().zip(&r.figures) {
+                    *w = (*w).max(f.text.len());
+                }
+            }
+            let _ = write!(s, "{:<case_width$}", "case");
+            for (f, w) in row.figures.iter().zip(&widths) {
+                let _ = write!(s, "  {:>w$}", f.label);
+            }
+            s.push_str("  parallel\n");
+        }
         let _ = write!(s, "{:<case_width$}", row.case);
         for (f, w) in row.figures.iter().zip(&widths) {
             if f.value.is_nan() {

@@ -10,6 +10,7 @@ pub mod cut_through;
 pub mod descriptor_ring;
 pub mod iommu;
 pub mod irq_poll;
+pub mod mmio;
 pub mod napi;
 pub mod rdma_qp;
 pub mod send_path;
