@@ -9,3 +9,5 @@
 //!
 //! These demos return curves ([`crate::lab::Series`]): `run` draws them in the terminal and
 //! `--svg FILE` writes them as a chart.
+
+pub mod batching;
