@@ -11,3 +11,4 @@
 //! `--svg FILE` writes them as a chart.
 
 pub mod batching;
+pub mod numa;

@@ -25,6 +25,7 @@ pub static DEMOS: &[&dyn Demo] = &[
     &nic::napi::demo::NAPI,
     &nic::cut_through::demo::CUT_THROUGH,
     &nic::rdma_qp::demo::RDMA_QP,
+    &cpu::numa::demo::NUMA,
     &cpu::batching::demo::BATCHING,
 ];
 
