@@ -142,7 +142,11 @@ impl Demo for BatchingDemo {
                         points.len(),
                         f.fixed_ns,
                         f.per_item_ns,
-                        if f.per_item_ns > 0.0 { 1e3 / f.per_item_ns } else { f64::NAN },
+                        if f.per_item_ns > 0.0 {
+                            1e3 / f.per_item_ns
+                        } else {
+                            f64::NAN
+                        },
                         f.r2,
                         f.overhead_share(1.0) * 100.0
                     ));
@@ -154,10 +158,9 @@ impl Demo for BatchingDemo {
                         ));
                     }
                 }
-                None => out.notes.push(format!(
-                    "{}: too few batch sizes to fit F and c",
-                    doorbell.label()
-                )),
+                None => out
+                    .notes
+                    .push(format!("{}: too few batch sizes to fit F and c", doorbell.label())),
             }
             out.series.push(series);
         }

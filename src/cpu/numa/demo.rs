@@ -4,9 +4,7 @@
 
 use std::path::Path;
 
-use super::{
-    measure, read_nodes, simulate, Chase, Node, CITED_LOCAL_NS, CITED_REMOTE_NS, CITED_SOURCE, SYSFS_NODES,
-};
+use super::{measure, read_nodes, simulate, Chase, Node, CITED_LOCAL_NS, CITED_REMOTE_NS, CITED_SOURCE, SYSFS_NODES};
 use crate::lab::{
     BugClass, Can, Case, Demo, Figure, Group, Param, ParamKind, Row, RunOptions, RunOutput, Series, Spec, Threads,
     UsageError, Variants,
@@ -38,7 +36,10 @@ static SPEC: Spec = Spec {
     bug: BugClass::Performance,
     threads: Threads::Fixed(1),
     default_iterations: 2_000_000,
-    max_iterations: (100_000_000, "dependent loads per measurement: 100 M take about 10 s at DRAM latency"),
+    max_iterations: (
+        100_000_000,
+        "dependent loads per measurement: 100 M take about 10 s at DRAM latency",
+    ),
     loom_false_positive: None,
     feature: None,
     params: &[
@@ -91,7 +92,10 @@ fn figures(ns: f64, local: f64, placement: String) -> Vec<Figure> {
 fn measured_row(c: &Chase, cpu_node: u32, local: f64) -> Row {
     let kind = if cpu_node == c.mem_node { "local" } else { "remote" };
     Row {
-        case: format!("measured: CPU {} (node {cpu_node}) → memory node {} ({kind})", c.cpu, c.mem_node),
+        case: format!(
+            "measured: CPU {} (node {cpu_node}) → memory node {} ({kind})",
+            c.cpu, c.mem_node
+        ),
         figures: figures(
             c.ns_per_load,
             local,
@@ -126,8 +130,8 @@ impl Demo for NumaDemo {
                 )));
             }
         }
-        let nodes = read_nodes(Path::new(SYSFS_NODES))
-            .map_err(|e| UsageError(format!("cannot read {SYSFS_NODES}: {e}")))?;
+        let nodes =
+            read_nodes(Path::new(SYSFS_NODES)).map_err(|e| UsageError(format!("cannot read {SYSFS_NODES}: {e}")))?;
         let allowed: Vec<usize> = core_affinity::get_core_ids()
             .unwrap_or_default()
             .iter()
@@ -172,7 +176,10 @@ impl Demo for NumaDemo {
                 ))
             })
         };
-        let cpu_nodes: Vec<(&Node, usize)> = nodes.iter().filter_map(|n| cpu_of(n, &allowed).map(|c| (n, c))).collect();
+        let cpu_nodes: Vec<(&Node, usize)> = nodes
+            .iter()
+            .filter_map(|n| cpu_of(n, &allowed).map(|c| (n, c)))
+            .collect();
         if nodes.len() >= 2 && !cpu_nodes.is_empty() {
             // Every (CPU node, memory node) pair: thread pinned on the first, pages bound to the second.
             let mut points = Vec::new();
@@ -240,7 +247,10 @@ impl Demo for NumaDemo {
             let curve = (0..=10)
                 .map(|k| {
                     let pct = k * 10;
-                    (pct as f64, simulate(CITED_LOCAL_NS, CITED_REMOTE_NS, pct, accesses, 0x5eed + k).1)
+                    (
+                        pct as f64,
+                        simulate(CITED_LOCAL_NS, CITED_REMOTE_NS, pct, accesses, 0x5eed + k).1,
+                    )
                 })
                 .collect();
             out.series.push(

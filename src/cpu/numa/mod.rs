@@ -44,7 +44,8 @@ pub const CITED_LOCAL_NS: f64 = 80.0;
 /// source (a NUMA factor of 1.5–3×; ACPI SLIT distances of 10 vs 20–21 say about 2×).
 pub const CITED_REMOTE_NS: f64 = 150.0;
 /// Where the cited latencies come from, for the notes.
-pub const CITED_SOURCE: &str = "systemoverflow.com, \"NUMA Memory Locality and Cross-Socket Access Costs\": local 80–100 \
+pub const CITED_SOURCE: &str =
+    "systemoverflow.com, \"NUMA Memory Locality and Cross-Socket Access Costs\": local 80–100 \
 ns, remote 150–300 ns (the seed also draws local RAM at 80 ns)";
 
 /// One NUMA node, as sysfs describes it.
@@ -95,7 +96,10 @@ pub fn read_nodes(root: &Path) -> io::Result<Option<Vec<Node>>> {
     for entry in entries {
         let entry = entry?;
         let name = entry.file_name();
-        let Some(id) = name.to_str().and_then(|n| n.strip_prefix("node")).and_then(|n| n.parse::<u32>().ok())
+        let Some(id) = name
+            .to_str()
+            .and_then(|n| n.strip_prefix("node"))
+            .and_then(|n| n.parse::<u32>().ok())
         else {
             continue;
         };
@@ -160,10 +164,7 @@ impl Mapping {
         if ptr == libc::MAP_FAILED {
             return Err(io::Error::last_os_error());
         }
-        Ok(Self {
-            ptr: ptr.cast(),
-            len,
-        })
+        Ok(Self { ptr: ptr.cast(), len })
     }
 
     /// Binds every page of the mapping to `node` (before any page exists).
@@ -172,7 +173,10 @@ impl Mapping {
         let bits = libc::c_ulong::BITS as usize;
         let word = node as usize / bits;
         if word >= MASK_WORDS {
-            return Err(io::Error::new(io::ErrorKind::InvalidInput, format!("node {node} too large")));
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("node {node} too large"),
+            ));
         }
         mask[word] |= 1 << (node as usize % bits);
         // SAFETY: `ptr..ptr + len` is our own mapping; `mask` holds MASK_WORDS words, and maxnode
@@ -305,8 +309,8 @@ pub fn measure(cpu: usize, mem_node: u32, bytes: usize, loads: u64) -> io::Resul
             let lines = link_random_cycle(map.words(), 0x9e37_79b9_7f4a_7c15 ^ cpu as u64);
             let words = map.words();
             chase(words, lines as u64); // warm-up: every line once (and the TLB)
-            // The thread's CPU time, not the wall clock: on a busy machine the thread is
-            // descheduled for part of the run, and that is not memory latency.
+                                        // The thread's CPU time, not the wall clock: on a busy machine the thread is
+                                        // descheduled for part of the run, and that is not memory latency.
             let start = Instant::now();
             let cpu0 = crate::hw::thread_cpu_time();
             chase(words, loads);
