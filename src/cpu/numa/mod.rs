@@ -256,7 +256,8 @@ pub fn link_random_cycle(words: &mut [u64], seed: u64) -> usize {
         x ^= x >> 7;
         x ^= x << 17;
         let j = (x % i as u64) as usize;
-        order.swap(i, j);
+        let (a, b) = (order[i], order[j]);
+        (order[i], order[j]) = (b, a);
     }
     // `order` is a random permutation; the cycle order[0] → order[1] → … → order[0] visits every line.
     for k in 0..lines {
