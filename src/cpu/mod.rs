@@ -10,8 +10,10 @@
 //! These demos return curves ([`crate::lab::Series`]): `run` draws them in the terminal and
 //! `--svg FILE` writes them as a chart.
 
+pub mod batching;
 pub mod branch_prediction;
 pub mod cache_hierarchy;
 pub mod cache_locality;
 pub mod mesi;
+pub mod numa;
 pub mod tlb;

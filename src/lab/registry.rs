@@ -32,6 +32,8 @@ pub static DEMOS: &[&dyn Demo] = &[
     &cpu::mesi::demo::MESI,
     &cpu::tlb::demo::TLB,
     &cpu::branch_prediction::demo::BRANCH_PREDICTION,
+    &cpu::numa::demo::NUMA,
+    &cpu::batching::demo::BATCHING,
     &net::tcp_encapsulation::demo::TCP_ENCAPSULATION,
     &net::tcp_handshake::demo::TCP_HANDSHAKE,
 ];
