@@ -10,3 +10,5 @@
 //! never passed off as captured.
 
 pub mod rig;
+pub mod tcp_aimd;
+pub mod tcp_incast;
