@@ -183,6 +183,7 @@ struct Point {
     rounds: usize,
     drops: u64,
     retrans: Option<u64>,
+    rto_ms: Option<f64>,
 }
 
 impl Demo for TcpIncastDemo {
@@ -199,7 +200,7 @@ impl Demo for TcpIncastDemo {
     }
 }
 
-fn point(s: &Settings, n: usize, times: &[f64], drops: u64, retrans: Option<u64>) -> Point {
+fn point(s: &Settings, n: usize, times: &[f64], drops: u64, retrans: Option<u64>, rto_ms: Option<f64>) -> Point {
     let total: f64 = times.iter().sum();
     let rto = s.rto_min_ms as f64 / 1e3;
     Point {
@@ -210,6 +211,7 @@ fn point(s: &Settings, n: usize, times: &[f64], drops: u64, retrans: Option<u64>
         rounds: times.len(),
         drops,
         retrans,
+        rto_ms,
     }
 }
 
@@ -225,7 +227,7 @@ pub fn measured(opts: &RunOptions, s: Settings, privileged: Result<(), RigError>
     .map_err(|e| UsageError(format!("tcp-incast: {e}")))?;
     let points: Vec<Point> = results
         .iter()
-        .map(|r| point(&s, r.n, &r.rounds, r.drops, Some(r.retrans)))
+        .map(|r| point(&s, r.n, &r.rounds, r.drops, Some(r.retrans), Some(r.rto_ms)))
         .collect();
     let mut out = RunOutput::new(&SPEC, opts);
     let load = sock::load_average();
@@ -244,9 +246,9 @@ pub fn measured(opts: &RunOptions, s: Settings, privileged: Result<(), RigError>
         ),
     );
     out.notes.push(
-        "the bottleneck is a qdisc on the senders' own host: a drop is reported to the socket at once \
-         (NET_XMIT_DROP), so retransmissions count only segments that left and were lost; a socket whose every \
-         segment was refused waits for the probe timer (200 ms floor, not lowered by the route's rto_min)"
+        "topology: the senders live in a namespace of their own, forwarded through the rig's sender namespace to \
+         its tbf (a switch port), so a drop is lost in the network, not reported to the socket; sender RTO: the \
+         largest TCP_INFO rto of the N sockets at the end of the rounds"
             .into(),
     );
     Ok(out)
@@ -266,6 +268,10 @@ fn fill(out: &mut RunOutput, s: &Settings, points: &[Point], simulated: bool, lo
         figures.push(match p.retrans {
             Some(r) => Figure::count("retransmits", r),
             None => Figure::text("retransmits", "= drops (model)"),
+        });
+        figures.push(match p.rto_ms {
+            Some(r) => Figure::number("sender RTO (ms)", r, 0, "ms"),
+            None => Figure::text("sender RTO (ms)", &format!("{} (model)", s.rto_min_ms)),
         });
         out.rows.push(Row {
             case: format!("{label}N = {}", p.n),
@@ -340,7 +346,7 @@ fn simulated(opts: &RunOptions, s: Settings) -> RunOutput {
         .into_iter()
         .map(|n| {
             let r = sim::round(n, s.block, s.shape.rate_kbit, s.shape.limit_bytes, rto);
-            let mut p = point(&s, n, &[r.seconds], r.drops, None);
+            let mut p = point(&s, n, &[r.seconds], r.drops, None, None);
             p.stalled = usize::from(r.timeouts > 0);
             p
         })

@@ -3,10 +3,10 @@
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use crate::hw::{pin_current, Pin};
+use super::hosts::Hosts;
 use crate::net::rig::{Rig, Shape, Side};
 use crate::net::tcp_aimd::sock;
 
@@ -25,35 +25,8 @@ pub struct AtN {
     pub drops: u64,
     /// Segments the senders retransmitted over these rounds.
     pub retrans: u64,
-}
-
-/// Sets the minimum RTO on the sender namespace's route to the receiver (`ip route replace ...
-/// rto_min`); the senders' retransmission timer then starts from it.
-pub fn set_rto_min(rig: &Rig, ms: u64) -> Result<(), String> {
-    let a = rig.address(Side::Sender);
-    let net = format!("{}.{}.{}.0/24", a.octets()[0], a.octets()[1], a.octets()[2]);
-    let args = [
-        "-n",
-        rig.namespace(Side::Sender),
-        "route",
-        "replace",
-        &net,
-        "dev",
-        rig.interface(Side::Sender),
-        "src",
-        &a.to_string(),
-        "rto_min",
-        &format!("{ms}ms"),
-    ];
-    let out = Command::new("ip").args(args).output().map_err(|e| format!("ip route: {e}"))?;
-    if !out.status.success() {
-        return Err(format!(
-            "`ip {}`: {}",
-            args.join(" "),
-            String::from_utf8_lossy(&out.stderr).trim()
-        ));
-    }
-    Ok(())
+    /// The largest retransmission timeout a sender's socket reported at the end, ms.
+    pub rto_ms: f64,
 }
 
 fn io(what: &str) -> impl Fn(std::io::Error) -> String + '_ {
@@ -61,15 +34,18 @@ fn io(what: &str) -> impl Fn(std::io::Error) -> String + '_ {
 }
 
 /// One sender: answers every request with `block` bytes; at the end, its retransmissions since
-/// the first measured round (request 1; request 0 is the warm-up).
-fn serve(mut conn: TcpStream, block: usize) -> std::io::Result<u32> {
+/// the first measured round (request 1; request 0 is the warm-up) and its RTO (µs).
+fn serve(mut conn: TcpStream, block: usize) -> std::io::Result<(u32, u32)> {
     let data = vec![0x3cu8; block];
     let mut req = [0u8; 4];
     let mut base = 0;
     loop {
         conn.read_exact(&mut req)?;
         match u32::from_le_bytes(req) {
-            END => return Ok(sock::tcp_info(&conn)?.total_retrans - base),
+            END => {
+                let info = sock::tcp_info(&conn)?;
+                return Ok((info.total_retrans - base, info.rto_us));
+            }
             1 => base = sock::tcp_info(&conn)?.total_retrans,
             _ => {}
         }
@@ -89,16 +65,16 @@ pub fn run(
     progress: impl Fn(usize),
 ) -> Result<Vec<AtN>, String> {
     let rig = Rig::new(shape).map_err(|e| e.to_string())?;
+    let hosts = Hosts::new(&rig)?;
     if let Some(ms) = rto_min_ms {
-        set_rto_min(&rig, ms)?;
+        hosts.set_rto_min(ms)?;
     }
-    let sender = rig.address(Side::Sender);
-    let listener = rig
-        .spawn_in(Side::Sender, move || TcpListener::bind((sender, PORT)))
+    let sender = hosts.address();
+    let listener = hosts
+        .spawn_in(move || TcpListener::bind((sender, PORT)))
         .join()
-        .map_err(|_| "the sender's setup thread panicked".to_string())?
-        .map_err(|e| e.to_string())?
-        .map_err(io("listen in the sender namespace"))?;
+        .map_err(|_| "the senders' setup thread panicked".to_string())??
+        .map_err(io("listen in the senders' namespace"))?;
     let cores = core_affinity::get_core_ids().unwrap_or_default();
     let mut out = Vec::new();
     for &n in ns {
@@ -151,20 +127,23 @@ pub fn run(
         for c in &mut conns {
             c.write_all(&END.to_le_bytes()).map_err(io("end"))?;
         }
-        let mut retrans = 0u64;
+        let (mut retrans, mut rto_us) = (0u64, 0u32);
         for s in senders {
-            retrans += u64::from(
-                s.join()
-                    .map_err(|_| "a sender thread panicked".to_string())?
-                    .map_err(io("sender"))?,
-            );
+            let (r, rto) = s
+                .join()
+                .map_err(|_| "a sender thread panicked".to_string())?
+                .map_err(io("sender"))?;
+            retrans += u64::from(r);
+            rto_us = rto_us.max(rto);
         }
         out.push(AtN {
             n,
             rounds: times,
             drops: q1.dropped - q0.map_or(0, |q| q.dropped),
             retrans,
+            rto_ms: f64::from(rto_us) / 1e3,
         });
     }
+    drop(hosts);
     Ok(out)
 }
