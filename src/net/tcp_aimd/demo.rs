@@ -16,7 +16,7 @@ pub struct TcpAimdDemo;
 /// `tcp-aimd`.
 pub static TCP_AIMD: TcpAimdDemo = TcpAimdDemo;
 
-/// How many reductions the cwnd plot marks (more would hide the curve).
+/// How many reductions the cwnd plot marks at most (more would hide the curve).
 pub const MARKED_LOSSES: usize = 12;
 
 static SPEC: Spec = Spec {
@@ -160,7 +160,11 @@ pub fn measured(
         Figure::count("qdisc drops", m.qdisc.dropped),
         Figure::number("goodput", mbit, 2, "Mbit/s"),
     ]);
-    figures.extend(delay_figures(median(&m.idle_rtts), median(&busy), percentile(&busy, 99.0)));
+    figures.extend(delay_figures(
+        median(&m.idle_rtts),
+        median(&busy),
+        percentile(&busy, 99.0),
+    ));
     out.rows.push(Row {
         case: m.cc.clone(),
         figures,
@@ -189,9 +193,11 @@ pub fn measured(
     ));
     out.notes.push(format!("model: {model_text}"));
     out.notes.push(format!(
-        "congestion states by sample: {} — a drop at the local qdisc is reported to TCP at once (NET_XMIT_DROP) and \
-         cuts the window in CWR without a retransmission; Recovery/Loss are the textbook dup-ACK and timeout paths",
-        states.join(", ")
+        "congestion states by sample: {}; {retrans} retransmissions for {} qdisc drops — Recovery/Loss are the \
+         textbook paths (duplicate ACKs / SACK, the timer); CWR is a drop the local qdisc reported to TCP at once \
+         (NET_XMIT_DROP), cut without a retransmission",
+        states.join(", "),
+        m.qdisc.dropped
     ));
     out.notes.push(format!(
         "small request: {} B every {} ms on its own connection through the same queue, {} alone then {} beside the \
@@ -224,7 +230,13 @@ pub fn measured(
     Ok(out)
 }
 
-fn window_figures(cuts: &[Decrease], ratios: &[f64], beta: Option<f64>, slope: Option<f64>, s: &[Sample]) -> Vec<Figure> {
+fn window_figures(
+    cuts: &[Decrease],
+    ratios: &[f64],
+    beta: Option<f64>,
+    slope: Option<f64>,
+    s: &[Sample],
+) -> Vec<Figure> {
     let lo = s.iter().map(|s| s.cwnd).fold(f64::INFINITY, f64::min);
     let hi = s.iter().map(|s| s.cwnd).fold(0.0, f64::max);
     let or_text = |label: &str, v: Option<f64>, why: &str| match v {
@@ -257,19 +269,28 @@ fn delay_figures(idle: f64, busy: f64, busy_p99: f64) -> Vec<Figure> {
 fn window_series(cc: &str, samples: &[Sample], cuts: &[Decrease], simulated: bool) -> Vec<Series> {
     let label = if simulated { "SIMULATED " } else { "" };
     let mut cwnd = Series::new(
-        format!("{label}cwnd of one {cc} flow ({})", if simulated { "per RTT" } else { "TCP_INFO every 2 ms" }),
+        format!(
+            "{label}cwnd of one {cc} flow ({})",
+            if simulated { "per RTT" } else { "TCP_INFO every 2 ms" }
+        ),
         ("time", "s"),
         ("cwnd", "segments"),
         samples.iter().map(|s| (s.t, s.cwnd)).collect(),
     );
-    for d in cuts.iter().take(MARKED_LOSSES) {
+    // Every k-th reduction, so the marks spread over the whole run.
+    let every = cuts.len().div_ceil(MARKED_LOSSES).max(1);
+    for d in cuts.iter().step_by(every) {
         cwnd = cwnd.mark(d.t, "loss");
     }
     let ssthresh = Series::new(
         format!("{label}ssthresh of the {cc} flow (after the first loss)"),
         ("time", "s"),
         ("ssthresh", "segments"),
-        samples.iter().filter(|s| s.ssthresh.is_finite()).map(|s| (s.t, s.ssthresh)).collect(),
+        samples
+            .iter()
+            .filter(|s| s.ssthresh.is_finite())
+            .map(|s| (s.t, s.ssthresh))
+            .collect(),
     );
     let retrans = Series::new(
         format!("{label}retransmitted segments, cumulative"),
@@ -321,8 +342,10 @@ mod tests {
     use crate::lab::ParamValues;
 
     fn opts(given: &[(&str, Option<&str>)]) -> RunOptions {
-        let given: Vec<(String, Option<String>)> =
-            given.iter().map(|(n, v)| (n.to_string(), v.map(str::to_string))).collect();
+        let given: Vec<(String, Option<String>)> = given
+            .iter()
+            .map(|(n, v)| (n.to_string(), v.map(str::to_string)))
+            .collect();
         RunOptions {
             threads: 2,
             iterations: 1,

@@ -24,12 +24,15 @@
 //! (`tc -s qdisc`, polled every 50 ms).
 //!
 //! **What this machine cannot show as a textbook would.** The bottleneck is a qdisc on the
-//! sender's own host: when it drops a packet, the kernel tells TCP at once (`NET_XMIT_DROP`) and
-//! TCP reduces its window in the CWR state without a retransmission, before any duplicate ACK
-//! could arrive. The multiplicative decrease is the same (ssthresh = β·cwnd); the signal is local
-//! rather than inferred. The run reports which states it saw. The base RTT of a veth pair is tens
-//! of microseconds, so the bandwidth-delay product is about zero and the window's whole range is
-//! the queue. BBR is not loss-based: it has no halving to measure, and the run says so.
+//! sender's own host. A packet that the full queue refuses whole is reported to TCP at once
+//! (`NET_XMIT_DROP`) and TCP cuts its window in the CWR state without a retransmission; a large
+//! (GSO) packet that `tbf` splits has its overflowing segments dropped silently, and TCP finds
+//! those the textbook way (SACK / duplicate ACKs, the Recovery state, a retransmission). The run
+//! prints which states it saw and both counters: on the project machine the Reno run spent its
+//! reductions in Recovery, with about one retransmission per qdisc drop. Either way the cut is
+//! the same (ssthresh = β·cwnd). The base RTT of a veth pair is tens of microseconds, so the
+//! bandwidth-delay product is about zero and the window's whole range is the queue. BBR is not
+//! loss-based: it has no halving to measure, and the run says so.
 //!
 //! **Without root** the rig cannot be made: the run says so in one line (exit 2) and
 //! `--simulate` runs the same AIMD model in a round-trip-stepped simulation ([`sim`]), labelled

@@ -71,12 +71,15 @@ pub fn run(shape: Shape, cc: &'static str, seconds: f64, pin: Pin) -> Result<Mea
 
     // Listeners in the receiver's namespace; the sockets keep their namespace wherever they go.
     let listeners = rig
-        .spawn_in(Side::Receiver, move || -> std::io::Result<(TcpListener, TcpListener)> {
-            Ok((
-                TcpListener::bind((receiver, SINK_PORT))?,
-                TcpListener::bind((receiver, ECHO_PORT))?,
-            ))
-        })
+        .spawn_in(
+            Side::Receiver,
+            move || -> std::io::Result<(TcpListener, TcpListener)> {
+                Ok((
+                    TcpListener::bind((receiver, SINK_PORT))?,
+                    TcpListener::bind((receiver, ECHO_PORT))?,
+                ))
+            },
+        )
         .join()
         .map_err(|_| "the receiver's setup thread panicked".to_string())?
         .map_err(|e| e.to_string())?
@@ -211,7 +214,10 @@ pub fn run(shape: Shape, cc: &'static str, seconds: f64, pin: Pin) -> Result<Mea
         .map_err(|_| joined("sampler"))?
         .map_err(err("TCP_INFO"))?;
     let busy_rtts = prober.join().map_err(|_| joined("small-request"))??;
-    writer.join().map_err(|_| joined("bulk writer"))?.map_err(err("bulk write"))?;
+    writer
+        .join()
+        .map_err(|_| joined("bulk writer"))?
+        .map_err(err("bulk write"))?;
     drop(bulk);
     let bytes = sink.join().map_err(|_| joined("sink"))?.map_err(err("sink"))?;
     let _ = echo.join();

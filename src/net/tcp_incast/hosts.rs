@@ -60,12 +60,30 @@ impl Hosts {
         sh(&["ip", "link", "add", &h_if, "type", "veth", "peer", "name", &g_if])?;
         sh(&["ip", "link", "set", &h_if, "netns", &hosts.ns])?;
         sh(&["ip", "link", "set", &g_if, "netns", s_ns])?;
-        sh(&["ip", "-n", &hosts.ns, "addr", "add", &format!("{h_ip}/24"), "dev", &h_if])?;
+        sh(&[
+            "ip",
+            "-n",
+            &hosts.ns,
+            "addr",
+            "add",
+            &format!("{h_ip}/24"),
+            "dev",
+            &h_if,
+        ])?;
         sh(&["ip", "-n", s_ns, "addr", "add", &format!("{g_ip}/24"), "dev", &g_if])?;
         sh(&["ip", "-n", &hosts.ns, "link", "set", "lo", "up"])?;
         sh(&["ip", "-n", &hosts.ns, "link", "set", &h_if, "up"])?;
         sh(&["ip", "-n", s_ns, "link", "set", &g_if, "up"])?;
-        sh(&["ip", "-n", &hosts.ns, "route", "add", "default", "via", &g_ip.to_string()])?;
+        sh(&[
+            "ip",
+            "-n",
+            &hosts.ns,
+            "route",
+            "add",
+            "default",
+            "via",
+            &g_ip.to_string(),
+        ])?;
         let s_ip = rig.address(Side::Sender).to_string();
         sh(&["ip", "-n", r_ns, "route", "add", &net, "via", &s_ip])?;
         // /proc/sys/net belongs to the namespace of the thread that opens it.

@@ -5,8 +5,8 @@ use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::time::{Duration, Instant};
 
-use crate::hw::{pin_current, Pin};
 use super::hosts::Hosts;
+use crate::hw::{pin_current, Pin};
 use crate::net::rig::{Rig, Shape, Side};
 use crate::net::tcp_aimd::sock;
 
