@@ -21,7 +21,7 @@ pub static TCP_INCAST: TcpIncastDemo = TcpIncastDemo;
 pub const BIG_BUFFER: u32 = 16;
 /// Linux's minimum RTO (`TCP_RTO_MIN`, include/net/tcp.h), ms.
 pub const LINUX_RTO_MIN_MS: u64 = 200;
-/// The cliff: goodput below this fraction of the best at a smaller N.
+/// The cliff: goodput below this fraction of the best at a smaller N, from there on.
 pub const CLIFF_FRACTION: f64 = 0.5;
 /// The bottleneck's token bucket depth: two full frames.
 pub const BURST_BYTES: u32 = 3_028;
@@ -339,15 +339,15 @@ fn fill(out: &mut RunOutput, s: &Settings, points: &[Point], simulated: bool, lo
         .unwrap_or(best);
     out.notes.push(match found {
         Some(n) => format!(
-            "cliff at N = {n:.0}: the median round's goodput fell below {:.0}% of the best at smaller N; worst past \
-             it {:.1} Mbit/s, {:.0}% below the best {:.1} Mbit/s (Vasudevan et al., SIGCOMM 2009: throughput \"reduced by up to 90%\")",
+            "cliff at N = {n:.0}: from there the median round's goodput stayed below {:.0}% of the best at smaller N; \
+             worst past it {:.1} Mbit/s, {:.0}% below the best {:.1} Mbit/s (Vasudevan et al., SIGCOMM 2009: throughput \"reduced by up to 90%\")",
             CLIFF_FRACTION * 100.0,
             worst_after,
             (1.0 - worst_after / best) * 100.0,
             best
         ),
         None => format!(
-            "no cliff up to N = {}: goodput never fell below {:.0}% of the best at a smaller N (Vasudevan et al., \
+            "no cliff up to N = {}: goodput never stayed below {:.0}% of the best at a smaller N (Vasudevan et al., \
              SIGCOMM 2009, saw throughput \"reduced by up to 90%\" past it; try a larger --senders or a smaller \
              --buffer)",
             s.senders,

@@ -18,8 +18,8 @@
 //! rig's bottleneck (`tbf`, `--rate-kbit`, queue `--buffer` bytes). Per N: the goodput (bytes
 //! delivered over the rounds' total time), the rounds that stalled (took at least the ideal time
 //! plus the minimum RTO: [`is_stall`]), the qdisc's drops and the senders' retransmissions
-//! (`TCP_INFO`). The cliff is the first N whose goodput falls below half the best goodput of any
-//! smaller N ([`cliff`]), marked on the plot. Toggles: `--big-buffer` (a 16× queue) and
+//! (`TCP_INFO`). The cliff is the smallest N from which the median round's goodput stays below
+//! half the best of any smaller N ([`cliff`]), marked on the plot. Toggles: `--big-buffer` (a 16× queue) and
 //! `--rto-min MS` (set on the senders' route, `ip route ... rto_min`; the senders' RTO as
 //! `TCP_INFO` reports it is printed, so the setting is seen to take).
 //!
@@ -51,12 +51,14 @@ pub fn is_stall(round_s: f64, ideal_s: f64, rto_min_s: f64) -> bool {
     round_s >= rto_min_s && round_s >= 1.5 * ideal_s
 }
 
-/// The incast cliff: the first N whose goodput falls below `fraction` of the best goodput at any
-/// smaller N. `points` are `(N, goodput)` in increasing N.
+/// The incast cliff: the smallest N from which goodput stays below `fraction` of the best
+/// goodput at any smaller N, for every larger N too (a sustained collapse, so that one noisy
+/// round trip at a small N on a busy machine is not taken for the cliff). `points` are
+/// `(N, goodput)` in increasing N.
 pub fn cliff(points: &[(f64, f64)], fraction: f64) -> Option<f64> {
     let mut best = f64::NEG_INFINITY;
-    for &(n, g) in points {
-        if best > 0.0 && g < fraction * best {
+    for (i, &(n, g)) in points.iter().enumerate() {
+        if best > 0.0 && points[i..].iter().all(|&(_, later)| later < fraction * best) {
             return Some(n);
         }
         best = best.max(g);
@@ -85,9 +87,17 @@ mod tests {
         assert_eq!(cliff(&pts, 0.5), Some(6.0));
         let flat = [(1.0, 90.0), (2.0, 80.0), (4.0, 70.0)];
         assert_eq!(cliff(&flat, 0.5), None);
-        // A dip that recovers still counts: the first collapse is the cliff.
-        let noisy = [(1.0, 50.0), (2.0, 20.0), (3.0, 60.0)];
-        assert_eq!(cliff(&noisy, 0.5), Some(2.0));
+        // A dip that recovers is noise, not the cliff; the sustained collapse after it is.
+        let noisy = [
+            (1.0, 50.0),
+            (2.0, 20.0),
+            (3.0, 80.0),
+            (4.0, 86.0),
+            (6.0, 14.0),
+            (8.0, 16.0),
+        ];
+        assert_eq!(cliff(&noisy, 0.5), Some(6.0));
+        assert_eq!(cliff(&[(1.0, 50.0), (2.0, 20.0), (3.0, 60.0)], 0.5), None);
         assert_eq!(cliff(&[], 0.5), None);
     }
 
