@@ -36,6 +36,8 @@ pub static DEMOS: &[&dyn Demo] = &[
     &cpu::batching::demo::BATCHING,
     &net::tcp_encapsulation::demo::TCP_ENCAPSULATION,
     &net::tcp_handshake::demo::TCP_HANDSHAKE,
+    &net::tcp_aimd::demo::TCP_AIMD,
+    &net::tcp_incast::demo::TCP_INCAST,
 ];
 
 /// The seed site's demos, group by group, in its order: the catalogue the lab is building. A seed

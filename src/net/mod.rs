@@ -10,5 +10,7 @@
 //! never passed off as captured.
 
 pub mod rig;
+pub mod tcp_aimd;
 pub mod tcp_encapsulation;
 pub mod tcp_handshake;
+pub mod tcp_incast;
