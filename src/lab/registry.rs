@@ -4,7 +4,7 @@
 //! table, the test that exercises every demo) is derived from this list and the demos' specs.
 
 use super::{drive, Demo, Group, Param, UsageError};
-use crate::{concurrency, nic};
+use crate::{concurrency, net, nic};
 
 /// Every demo the lab has built, in the order `list` shows them.
 pub static DEMOS: &[&dyn Demo] = &[
@@ -25,6 +25,7 @@ pub static DEMOS: &[&dyn Demo] = &[
     &nic::napi::demo::NAPI,
     &nic::cut_through::demo::CUT_THROUGH,
     &nic::rdma_qp::demo::RDMA_QP,
+    &net::all_reduce::demo::ALL_REDUCE,
 ];
 
 /// The seed site's demos, group by group, in its order: the catalogue the lab is building. A seed

@@ -10,3 +10,4 @@
 //! never passed off as captured.
 
 pub mod rig;
+pub mod all_reduce;

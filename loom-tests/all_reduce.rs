@@ -1,0 +1,104 @@
+//! Model tests for the all-reduce links: every fixed test has a broken twin running the same
+//! scenario.
+//!
+//! The broken sender rewrites its send buffer one chunk ahead of its neighbour's credit. That is
+//! an interleaving bug on well-defined atomics (the buffer cells are Relaxed atomics, published by
+//! the SPSC rings' Release/Acquire), so loom and shuttle both see it, as a wrong sum.
+
+use lockfree_lab::check;
+use lockfree_lab::net::all_reduce::{links, loom as lm, shuttle as sh, Algorithm};
+
+/// The scenario's verdict when a rank ends with the wrong vector.
+const WRONG_SUM: &str = "wrong sum";
+
+// ---- loom: a 3-rank ring, one element per chunk, every rank on its own model thread ----
+
+#[test]
+fn loom_fixed_ring_of_3_sums_right() {
+    let report = check::loom(Some(2), || lm::scenario::all_reduce(Algorithm::Ring, links::loom_fixed, 3, 3));
+    report.assert_passed();
+    assert!(report.executions > 1, "loom explored only one execution: {report}");
+}
+
+#[test]
+fn loom_broken_ring_of_3_reuses_the_send_buffer_wrong_sum() {
+    let report = check::loom(Some(2), || lm::scenario::all_reduce(Algorithm::Ring, links::loom_broken, 3, 3));
+    let failure = report.assert_found(WRONG_SUM);
+    assert!(!failure.trace.is_empty(), "a counterexample has steps: {report}");
+    println!("{report}");
+}
+
+#[test]
+fn loom_fixed_ring_of_2_sums_right() {
+    check::loom(None, || lm::scenario::all_reduce(Algorithm::Ring, links::loom_fixed, 2, 2)).assert_passed();
+}
+
+#[test]
+fn loom_broken_ring_of_2_reuses_the_send_buffer_wrong_sum() {
+    // With two ranks the window of two lets rank 0 send both of its chunks before rank 1 reads.
+    check::loom(None, || lm::scenario::all_reduce(Algorithm::Ring, links::loom_broken, 2, 2))
+        .assert_found(WRONG_SUM);
+}
+
+#[test]
+fn loom_fixed_tree_of_3_sums_right() {
+    check::loom(Some(2), || lm::scenario::all_reduce(Algorithm::Tree, links::loom_fixed, 3, 2)).assert_passed();
+}
+
+/// The tree sends each link at most once per direction, so a window of two never matters there:
+/// the broken links sum right in a tree (the bug needs a buffer reused, which only the ring does).
+#[test]
+fn loom_broken_tree_of_3_is_unaffected_because_no_link_is_reused() {
+    check::loom(Some(2), || lm::scenario::all_reduce(Algorithm::Tree, links::loom_broken, 3, 2)).assert_passed();
+}
+
+// ---- shuttle: random and PCT schedules find the same wrong sum ----
+
+#[test]
+fn shuttle_random_fixed_ring_of_3_sums_right() {
+    check::shuttle_random(1_000, check::DEFAULT_SEED, || {
+        sh::scenario::all_reduce(Algorithm::Ring, links::shuttle_fixed, 3, 3)
+    })
+    .assert_passed();
+}
+
+#[test]
+fn shuttle_random_broken_ring_of_3_reuses_the_send_buffer_wrong_sum() {
+    check::shuttle_random(1_000, check::DEFAULT_SEED, || {
+        sh::scenario::all_reduce(Algorithm::Ring, links::shuttle_broken, 3, 3)
+    })
+    .assert_found(WRONG_SUM);
+}
+
+#[test]
+fn shuttle_pct_fixed_ring_of_3_sums_right() {
+    check::shuttle_pct(1_000, 3, check::DEFAULT_SEED, || {
+        sh::scenario::all_reduce(Algorithm::Ring, links::shuttle_fixed, 3, 3)
+    })
+    .assert_passed();
+}
+
+#[test]
+fn shuttle_pct_broken_ring_of_3_reuses_the_send_buffer_wrong_sum() {
+    check::shuttle_pct(1_000, 3, check::DEFAULT_SEED, || {
+        sh::scenario::all_reduce(Algorithm::Ring, links::shuttle_broken, 3, 3)
+    })
+    .assert_found(WRONG_SUM);
+}
+
+#[test]
+fn shuttle_random_fixed_ring_and_tree_of_4_sum_right() {
+    check::shuttle_random(300, check::DEFAULT_SEED, || {
+        sh::scenario::all_reduce(Algorithm::Ring, links::shuttle_fixed, 4, 5);
+        sh::scenario::all_reduce(Algorithm::Tree, links::shuttle_fixed, 4, 5);
+    })
+    .assert_passed();
+}
+
+#[test]
+fn shuttle_random_broken_ring_of_4_wrong_sum() {
+    check::shuttle_random(300, check::DEFAULT_SEED, || {
+        sh::scenario::all_reduce(Algorithm::Ring, links::shuttle_broken, 4, 5);
+    })
+    .assert_found(WRONG_SUM);
+}
