@@ -15,14 +15,18 @@ const WRONG_SUM: &str = "wrong sum";
 
 #[test]
 fn loom_fixed_ring_of_3_sums_right() {
-    let report = check::loom(Some(2), || lm::scenario::all_reduce(Algorithm::Ring, links::loom_fixed, 3, 3));
+    let report = check::loom(Some(2), || {
+        lm::scenario::all_reduce(Algorithm::Ring, links::loom_fixed, 3, 3)
+    });
     report.assert_passed();
     assert!(report.executions > 1, "loom explored only one execution: {report}");
 }
 
 #[test]
 fn loom_broken_ring_of_3_reuses_the_send_buffer_wrong_sum() {
-    let report = check::loom(Some(2), || lm::scenario::all_reduce(Algorithm::Ring, links::loom_broken, 3, 3));
+    let report = check::loom(Some(2), || {
+        lm::scenario::all_reduce(Algorithm::Ring, links::loom_broken, 3, 3)
+    });
     let failure = report.assert_found(WRONG_SUM);
     assert!(!failure.trace.is_empty(), "a counterexample has steps: {report}");
     println!("{report}");
@@ -30,26 +34,37 @@ fn loom_broken_ring_of_3_reuses_the_send_buffer_wrong_sum() {
 
 #[test]
 fn loom_fixed_ring_of_2_sums_right() {
-    check::loom(None, || lm::scenario::all_reduce(Algorithm::Ring, links::loom_fixed, 2, 2)).assert_passed();
+    check::loom(None, || {
+        lm::scenario::all_reduce(Algorithm::Ring, links::loom_fixed, 2, 2)
+    })
+    .assert_passed();
 }
 
 #[test]
 fn loom_broken_ring_of_2_reuses_the_send_buffer_wrong_sum() {
     // With two ranks the window of two lets rank 0 send both of its chunks before rank 1 reads.
-    check::loom(None, || lm::scenario::all_reduce(Algorithm::Ring, links::loom_broken, 2, 2))
-        .assert_found(WRONG_SUM);
+    check::loom(None, || {
+        lm::scenario::all_reduce(Algorithm::Ring, links::loom_broken, 2, 2)
+    })
+    .assert_found(WRONG_SUM);
 }
 
 #[test]
 fn loom_fixed_tree_of_3_sums_right() {
-    check::loom(Some(2), || lm::scenario::all_reduce(Algorithm::Tree, links::loom_fixed, 3, 2)).assert_passed();
+    check::loom(Some(2), || {
+        lm::scenario::all_reduce(Algorithm::Tree, links::loom_fixed, 3, 2)
+    })
+    .assert_passed();
 }
 
 /// The tree sends each link at most once per direction, so a window of two never matters there:
 /// the broken links sum right in a tree (the bug needs a buffer reused, which only the ring does).
 #[test]
 fn loom_broken_tree_of_3_is_unaffected_because_no_link_is_reused() {
-    check::loom(Some(2), || lm::scenario::all_reduce(Algorithm::Tree, links::loom_broken, 3, 2)).assert_passed();
+    check::loom(Some(2), || {
+        lm::scenario::all_reduce(Algorithm::Tree, links::loom_broken, 3, 2)
+    })
+    .assert_passed();
 }
 
 // ---- shuttle: random and PCT schedules find the same wrong sum ----
@@ -101,4 +116,18 @@ fn shuttle_random_broken_ring_of_4_wrong_sum() {
         sh::scenario::all_reduce(Algorithm::Ring, links::shuttle_broken, 4, 5);
     })
     .assert_found(WRONG_SUM);
+}
+
+// ---- real threads: the fixed links on the machine's cores (Miri and TSan run this one) ----
+
+/// Ring and tree on real threads, every rank on its own OS thread, checked bit-exactly against
+/// the sequential reduction (small sizes under Miri).
+#[test]
+fn real_threads_fixed_ring_and_tree_sum_bit_exactly() {
+    use lockfree_lab::net::all_reduce::real;
+    let (ranks, len, rounds) = if cfg!(miri) { (3, 4, 1) } else { (4, 64, 50) };
+    for _ in 0..rounds {
+        real::scenario::all_reduce(Algorithm::Ring, links::real_fixed, ranks, len);
+        real::scenario::all_reduce(Algorithm::Tree, links::real_fixed, ranks, len);
+    }
 }

@@ -1,7 +1,7 @@
 //! The `all-reduce` demo: ring vs tree on real threads, the α-β model to N = 1,024, and the
 //! send-buffer reuse bug (broken links) against the credit wait (fixed links).
 
-use super::{broken_on_cores, ceil_log2, loom, measure, replay, shuttle, AlphaBeta, Algorithm, Timing};
+use super::{broken_on_cores, ceil_log2, loom, measure, replay, shuttle, Algorithm, AlphaBeta, Timing};
 use crate::check::Report;
 use crate::lab::{
     BugClass, Can, Case, Checker, Demo, Detection, Figure, Group, Param, ParamKind, Replay, Row, RunOptions, RunOutput,
@@ -25,7 +25,8 @@ static SPEC: Spec = Spec {
     module: "net/all_reduce",
     group: Group::Net,
     seed_title: "All-reduce: ring vs tree",
-    lesson: "the ring sends just under 2× the vector per rank whatever N (bandwidth-optimal) in 2(N−1) steps, the tree \
+    lesson:
+        "the ring sends just under 2× the vector per rank whatever N (bandwidth-optimal) in 2(N−1) steps, the tree \
              the whole vector per step in 2⌈log₂N⌉: past a message size the ring wins",
     pair: "a rank rewrites its send buffer one chunk ahead of its neighbour's credit (wrong sum) → it waits for the \
            credit of the last chunk",
@@ -169,7 +170,12 @@ impl Demo for AllReduceDemo {
             for (i, &elems) in sizes.iter().enumerate() {
                 if long || n > cores {
                     // Progress on stderr (stdout stays the table, or the JSON).
-                    eprintln!("all-reduce: N={n}, {} ({}/{})…", human_bytes(8.0 * elems as f64), i + 1, sizes.len());
+                    eprintln!(
+                        "all-reduce: N={n}, {} ({}/{})…",
+                        human_bytes(8.0 * elems as f64),
+                        i + 1,
+                        sizes.len()
+                    );
                 }
                 for alg in Algorithm::BOTH {
                     let t = timed(alg, n, elems, budget, opts.iterations, opts.pin);
@@ -179,7 +185,8 @@ impl Demo for AllReduceDemo {
             }
         }
         if timings.iter().any(|t| !t.correct) {
-            out.notes.push("UNEXPECTED: a fixed all-reduce ended with a wrong sum: please report it".into());
+            out.notes
+                .push("UNEXPECTED: a fixed all-reduce ended with a wrong sum: please report it".into());
         }
         if ranks > cores {
             out.notes.push(format!(
@@ -212,7 +219,9 @@ impl Demo for AllReduceDemo {
             .filter(|t| t.ranks == 2)
             .map(|t| {
                 let steps = t.algorithm.steps(2) as f64;
-                let path_bytes = t.algorithm.model_time(2, t.bytes as f64, AlphaBeta { alpha: 0.0, beta: 1.0 });
+                let path_bytes = t
+                    .algorithm
+                    .model_time(2, t.bytes as f64, AlphaBeta { alpha: 0.0, beta: 1.0 });
                 (steps, path_bytes, t.seconds)
             })
             .collect();
@@ -278,7 +287,9 @@ impl Demo for AllReduceDemo {
                 Algorithm::Ring.model_time(MODEL_RANKS, 8.0, fit) * 1e6,
                 Algorithm::Tree.model_time(MODEL_RANKS, 8.0, fit) * 1e6,
             )),
-            None => out.notes.push("α-β model: the fitted β is 0, so the tree never loses: no crossover".into()),
+            None => out
+                .notes
+                .push("α-β model: the fitted β is 0, so the tree never loses: no crossover".into()),
         }
         out.notes.push(format!(
             "steps and bytes are counted: steps = the longest chain of dependent sends (Lamport clocks on the \

@@ -125,7 +125,14 @@ macro_rules! impl_ends {
         }
     )+};
 }
-impl_ends!(real::fixed, real::broken, loom::fixed, loom::broken, shuttle::fixed, shuttle::broken);
+impl_ends!(
+    real::fixed,
+    real::broken,
+    loom::fixed,
+    loom::broken,
+    shuttle::fixed,
+    shuttle::broken
+);
 
 /// Room in each SPSC ring of a link: the broken sender can have two chunks in flight.
 const RING_SLOTS: usize = 2;
@@ -228,7 +235,11 @@ pub fn chunk(len: usize, n: usize, c: usize) -> Range<usize> {
 #[derive(Clone, Debug)]
 enum Op {
     /// Send `chunk` of the vector over `tx[link]` to rank `peer`.
-    Send { link: usize, peer: usize, chunk: Range<usize> },
+    Send {
+        link: usize,
+        peer: usize,
+        chunk: Range<usize>,
+    },
     /// Receive into `chunk` over `rx[link]` from rank `peer`: add it, or copy it (`add: false`).
     Recv {
         link: usize,
@@ -386,10 +397,17 @@ pub fn expected(inputs: &[Vec<u64>]) -> Vec<u64> {
 
 /// Builds the ranks of `algorithm` over `inputs` (one vector per rank, all of one length), with
 /// links from `make(buffer_len)`.
-pub fn build<S: Tx, R: Rx>(algorithm: Algorithm, inputs: Vec<Vec<u64>>, make: impl Fn(usize) -> (S, R)) -> Vec<Rank<S, R>> {
+pub fn build<S: Tx, R: Rx>(
+    algorithm: Algorithm,
+    inputs: Vec<Vec<u64>>,
+    make: impl Fn(usize) -> (S, R),
+) -> Vec<Rank<S, R>> {
     let n = inputs.len();
     let len = inputs.first().map_or(0, Vec::len);
-    assert!(inputs.iter().all(|v| v.len() == len), "every rank's vector must have one length");
+    assert!(
+        inputs.iter().all(|v| v.len() == len),
+        "every rank's vector must have one length"
+    );
     let mut ranks: Vec<Rank<S, R>> = inputs
         .into_iter()
         .enumerate()
@@ -437,7 +455,10 @@ pub fn build<S: Tx, R: Rx>(algorithm: Algorithm, inputs: Vec<Vec<u64>>, make: im
         chunk,
     };
     let recv = |r: usize, peer: usize, chunk: Range<usize>, add: bool| Op::Recv {
-        link: rx_peers[r].iter().position(|&p| p == peer).expect("a link from the peer"),
+        link: rx_peers[r]
+            .iter()
+            .position(|&p| p == peer)
+            .expect("a link from the peer"),
         peer,
         chunk,
         add,
@@ -529,7 +550,11 @@ impl AlphaBeta {
     /// relative error (each sample weighted by 1/t², so that 8-byte and 8-MiB runs count alike),
     /// with α, β ≥ 0. `None` with fewer than two distinct samples.
     pub fn fit(samples: &[(f64, f64, f64)]) -> Option<AlphaBeta> {
-        let ok: Vec<_> = samples.iter().copied().filter(|s| s.2 > 0.0 && s.2.is_finite()).collect();
+        let ok: Vec<_> = samples
+            .iter()
+            .copied()
+            .filter(|s| s.2 > 0.0 && s.2.is_finite())
+            .collect();
         if ok.len() < 2 {
             return None;
         }
@@ -565,7 +590,11 @@ impl AlphaBeta {
                 .map(|&(a, b, t)| ((a * f.alpha + b * f.beta - t) / t).powi(2))
                 .sum::<f64>()
         };
-        Some(if err(only_alpha) <= err(only_beta) { only_alpha } else { only_beta })
+        Some(if err(only_alpha) <= err(only_beta) {
+            only_alpha
+        } else {
+            only_beta
+        })
     }
 
     /// The message size (bytes) above which the ring beats the tree at `ranks`, if there is one:
@@ -693,7 +722,10 @@ mod tests {
             }
             idle = if moved { 0 } else { idle + 1 };
         }
-        assert!(ranks.iter_mut().all(|r| r.poll() == Poll::Done), "a rank did not finish");
+        assert!(
+            ranks.iter_mut().all(|r| r.poll() == Poll::Done),
+            "a rank did not finish"
+        );
     }
 
     #[test]
@@ -728,7 +760,12 @@ mod tests {
                 } else {
                     assert!(steps <= alg.steps(n), "{} n={n}: {steps}", alg.name());
                 }
-                assert_eq!(max_bytes as f64, alg.max_bytes_per_rank(n, 8.0 * len as f64), "{} n={n}", alg.name());
+                assert_eq!(
+                    max_bytes as f64,
+                    alg.max_bytes_per_rank(n, 8.0 * len as f64),
+                    "{} n={n}",
+                    alg.name()
+                );
                 // Both send 2(N−1) vectors' worth in total: the ring spreads it, the tree does not.
                 assert_eq!(total, 2 * (n as u64 - 1) * 8 * len as u64, "{} n={n}", alg.name());
             }
@@ -748,25 +785,37 @@ mod tests {
                 }
             }
         }
-        assert!(ranks.iter().any(|r| r.data() != &want[..]), "the broken links summed correctly");
+        assert!(
+            ranks.iter().any(|r| r.data() != &want[..]),
+            "the broken links summed correctly"
+        );
     }
 
     #[test]
     fn ceil_log2_and_chunks() {
         assert_eq!([1, 2, 3, 4, 5, 1024].map(ceil_log2), [0, 1, 2, 2, 3, 10]);
-        assert_eq!((0..3).map(|c| chunk(7, 3, c)).collect::<Vec<_>>(), vec![0..2, 2..4, 4..7]);
+        assert_eq!(
+            (0..3).map(|c| chunk(7, 3, c)).collect::<Vec<_>>(),
+            vec![0..2, 2..4, 4..7]
+        );
     }
 
     #[test]
     fn fit_recovers_alpha_and_beta_from_synthetic_samples() {
-        let truth = AlphaBeta { alpha: 2e-6, beta: 1e-10 };
+        let truth = AlphaBeta {
+            alpha: 2e-6,
+            beta: 1e-10,
+        };
         let samples: Vec<_> = [8.0, 64.0, 512.0, 4096.0, 32768.0, 262144.0, 2097152.0]
             .iter()
             .flat_map(|&l: &f64| [(2.0, l, 0.0), (2.0, 2.0 * l, 0.0)])
             .map(|(a, b, _)| (a, b, a * truth.alpha + b * truth.beta))
             .collect();
         let f = AlphaBeta::fit(&samples).unwrap();
-        assert!((f.alpha / truth.alpha - 1.0).abs() < 1e-6 && (f.beta / truth.beta - 1.0).abs() < 1e-6, "{f:?}");
+        assert!(
+            (f.alpha / truth.alpha - 1.0).abs() < 1e-6 && (f.beta / truth.beta - 1.0).abs() < 1e-6,
+            "{f:?}"
+        );
         // Crossover at N = 1,024: (1023 − 10)α / ((10 − 1023/1024)β).
         let x = f.crossover(1024).unwrap();
         let want = 1013.0 * 2e-6 / ((10.0 - 1023.0 / 1024.0) * 1e-10);

@@ -95,7 +95,13 @@ fn play<S: Tx, R: Rx>(mut ranks: Vec<Rank<S, R>>) -> (Vec<String>, String) {
                     let after = ranks[r].data();
                     let got: Vec<u64> = chunk
                         .clone()
-                        .map(|i| if add { after[i].wrapping_sub(before[i]) } else { after[i] })
+                        .map(|i| {
+                            if add {
+                                after[i].wrapping_sub(before[i])
+                            } else {
+                                after[i]
+                            }
+                        })
                         .collect();
                     let sent = in_flight[from].pop_front().unwrap_or_default();
                     let verdict = if got == sent {
@@ -123,7 +129,9 @@ fn play<S: Tx, R: Rx>(mut ranks: Vec<Rank<S, R>>) -> (Vec<String>, String) {
     }
     let bad: Vec<usize> = ranks.iter().filter(|r| r.data() != &want[..]).map(|r| r.id).collect();
     let outcome = if bad.is_empty() {
-        format!("every rank holds the sequential sum {want:?}: the credit made every sender wait for its slow neighbour")
+        format!(
+            "every rank holds the sequential sum {want:?}: the credit made every sender wait for its slow neighbour"
+        )
     } else {
         format!(
             "wrong sum: rank(s) {bad:?} do not hold the sequential sum {want:?} ({wrong_reads} chunk(s) read after \
@@ -141,12 +149,23 @@ mod tests {
     fn broken_replay_ends_with_a_wrong_sum_and_fixed_with_the_right_one() {
         let broken = replay(Variant::Broken);
         assert!(broken.outcome.starts_with("wrong sum"), "{}", broken.outcome);
-        assert!(broken.steps.iter().any(|s| s.contains("OVERWRITING")), "{:#?}", broken.steps);
+        assert!(
+            broken.steps.iter().any(|s| s.contains("OVERWRITING")),
+            "{:#?}",
+            broken.steps
+        );
         assert!(broken.steps.iter().any(|s| s.contains("WRONG")));
         let fixed = replay(Variant::Fixed);
         assert!(fixed.outcome.starts_with("every rank holds"), "{}", fixed.outcome);
-        assert!(fixed.steps.iter().any(|s| s.contains("has not credited")), "{:#?}", fixed.steps);
-        assert!(!fixed.steps.iter().any(|s| s.contains("WRONG") || s.contains("OVERWRITING")));
+        assert!(
+            fixed.steps.iter().any(|s| s.contains("has not credited")),
+            "{:#?}",
+            fixed.steps
+        );
+        assert!(!fixed
+            .steps
+            .iter()
+            .any(|s| s.contains("WRONG") || s.contains("OVERWRITING")));
         // 2(N−1) sends per rank, one picture each, plus receives and the start.
         assert_eq!(fixed.steps.len(), 1 + 2 * RANKS * Algorithm::Ring.steps(RANKS) as usize);
     }
