@@ -290,6 +290,10 @@ pub struct Rank<S, R> {
     rx: Vec<R>,
     scratch: Vec<u64>,
     clock: u32,
+    /// Operations of the reduce phase (reduce-scatter, or the tree's reduce): the schedule's prefix.
+    reduce_ops: usize,
+    /// The elements this rank holds fully reduced once the reduce phase is over.
+    reduced: Range<usize>,
     /// Sends made (over every run).
     pub sends: u64,
     /// Bytes sent (over every run).
@@ -350,6 +354,17 @@ impl<S: Tx, R: Rx> Rank<S, R> {
                 _ => reset(),
             }
         }
+    }
+
+    /// Cuts the schedule after its reduce phase (the model checkers' smaller scenario): then only
+    /// [`Rank::reduced`] is complete.
+    pub fn reduce_only(&mut self) {
+        self.ops.truncate(self.reduce_ops);
+    }
+
+    /// The elements this rank holds fully reduced after the reduce phase.
+    pub fn reduced(&self) -> Range<usize> {
+        self.reduced.clone()
     }
 
     /// Rewinds the schedule for another all-reduce of the vector it holds now.
@@ -420,6 +435,8 @@ pub fn build<S: Tx, R: Rx>(
             rx: Vec::new(),
             scratch: Vec::new(),
             clock: 0,
+            reduce_ops: 0,
+            reduced: 0..0,
             sends: 0,
             bytes_sent: 0,
         })
@@ -474,6 +491,8 @@ pub fn build<S: Tx, R: Rx>(
                     ops.push(recv(r, left, chunk(len, n, (r + 2 * n - s - 1) % n), true));
                 }
                 // All-gather: rank r starts with the finished chunk r+1 and passes it on.
+                rank.reduce_ops = ops.len();
+                rank.reduced = chunk(len, n, (r + 1) % n);
                 for s in 0..n - 1 {
                     ops.push(send(r, right, chunk(len, n, (r + 1 + n - s) % n)));
                     ops.push(recv(r, left, chunk(len, n, (r + n - s) % n), false));
@@ -489,6 +508,8 @@ pub fn build<S: Tx, R: Rx>(
                         ops.push(recv(r, r + bit, 0..len, true));
                     }
                 }
+                rank.reduce_ops = ops.len();
+                rank.reduced = if r == 0 { 0..len } else { 0..0 };
                 for k in (0..rounds).rev() {
                     let bit = 1usize << k;
                     if r % (2 * bit) == 0 && r + bit < n {

@@ -25,3 +25,29 @@ pub fn all_reduce<S: Tx, R: Rx>(algorithm: Algorithm, make: fn(usize) -> (S, R),
         );
     }
 }
+
+/// The reduce phase only (the ring's reduce-scatter, the tree's reduce), each rank on its own
+/// thread: each rank's finished elements must hold the sequential sum (`wrong sum`). Half the
+/// steps of [`all_reduce`], so that loom can explore every interleaving of three ranks.
+pub fn reduce_phase<S: Tx, R: Rx>(algorithm: Algorithm, make: fn(usize) -> (S, R), ranks: usize, len: usize) {
+    let start = small_inputs(ranks, len);
+    let want = expected(&start);
+    let handles: Vec<_> = build(algorithm, start, make)
+        .into_iter()
+        .map(|mut rank| {
+            thread::spawn(move || {
+                rank.reduce_only();
+                rank.run(spin_loop, || {});
+                (rank.reduced(), rank.into_data())
+            })
+        })
+        .collect();
+    for (r, h) in handles.into_iter().enumerate() {
+        let (done, got) = h.join().unwrap();
+        let (got, want) = (&got[done.clone()], &want[done.clone()]);
+        assert_eq!(
+            got, want,
+            "wrong sum: rank {r} holds {got:?} in its reduced chunk {done:?}, the sequential reduction is {want:?}"
+        );
+    }
+}
