@@ -9,5 +9,5 @@
 //! so in one line and offers its fallback, and every fallback is labelled as built or simulated,
 //! never passed off as captured.
 
-pub mod rig;
 pub mod all_reduce;
+pub mod rig;
