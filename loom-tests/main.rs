@@ -5,6 +5,7 @@
 //! the crate is linked once for all of them. Every test of a fixed variant has a broken twin that
 //! the same scenario catches, and every blind spot of a checker has a test that says so.
 
+mod all_reduce;
 mod counter;
 mod cut_through;
 mod descriptor_ring;

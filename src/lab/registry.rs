@@ -38,6 +38,7 @@ pub static DEMOS: &[&dyn Demo] = &[
     &net::tcp_handshake::demo::TCP_HANDSHAKE,
     &net::tcp_aimd::demo::TCP_AIMD,
     &net::tcp_incast::demo::TCP_INCAST,
+    &net::all_reduce::demo::ALL_REDUCE,
 ];
 
 /// The seed site's demos, group by group, in its order: the catalogue the lab is building. A seed

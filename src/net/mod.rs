@@ -9,6 +9,7 @@
 //! so in one line and offers its fallback, and every fallback is labelled as built or simulated,
 //! never passed off as captured.
 
+pub mod all_reduce;
 pub mod rig;
 pub mod tcp_aimd;
 pub mod tcp_encapsulation;
