@@ -437,10 +437,10 @@ mod tests {
 
     #[test]
     fn the_svg_has_axes_units_legend_and_marks() {
-        let doc = svg("cache-hierarchy", &[sweep("chase", &[1.0, 1.2, 4.0, 4.1, 12.0])]).unwrap();
+        let doc = svg("a sweep", &[sweep("chase", &[1.0, 1.2, 4.0, 4.1, 12.0])]).unwrap();
         assert!(doc.starts_with("<svg"), "{}", &doc[..80.min(doc.len())]);
         for needle in [
-            "cache-hierarchy",
+            "a sweep",
             "working set (B, log scale)",
             "latency (ns)",
             "chase",
