@@ -9,7 +9,7 @@ use crate::check::{self, Report};
 use crate::hw::Pin;
 use crate::lab::{
     BugClass, Can, Case, Checker, Demo, Detection, Figure, Group, Param, ParamKind, Replay, Row, RunOptions, RunOutput,
-    Spec, Threads, UsageError, Variant, Variants,
+    Series, Spec, Threads, UsageError, Variant, Variants,
 };
 
 /// The `mesi` demo.
@@ -147,6 +147,21 @@ impl Demo for MesiDemo {
             }
             let r = measure_pair(a, b, lines, opts.iterations);
             out.rows.push(row(&r, &cpus));
+            // The first pair's spread: one curve per transition, so a transition's cost reads
+            // as a band, not one number (the others' are in --json's rows).
+            if i == 0 {
+                for (t, spread) in &r.spread {
+                    out.series.push(
+                        Series::new(
+                            format!("cpu{a} <- cpu{b}: {}", t.label()),
+                            ("percentile of the rounds", "%"),
+                            ("ns per access", "ns"),
+                            spread.clone(),
+                        )
+                        .log_y(),
+                    );
+                }
+            }
             runs.push(r);
         }
         out.notes.push(format!(

@@ -82,8 +82,22 @@ pub struct PairRun {
     pub helper: usize,
     /// Median ns per access of each transition, in [`Transition::ALL`]'s order.
     pub median_ns: Vec<(Transition, f64)>,
+    /// The spread of each transition's per-round ns per access: `(percentile, ns)` at
+    /// [`SPREAD`]'s percentiles, in [`Transition::ALL`]'s order.
+    pub spread: Vec<(Transition, Vec<(f64, f64)>)>,
     /// How much the two threads overlapped.
     pub parallelism: Parallelism,
+}
+
+/// The percentiles of the per-round figures a [`PairRun`] keeps.
+pub const SPREAD: [f64; 7] = [5.0, 10.0, 25.0, 50.0, 75.0, 90.0, 99.0];
+
+/// `(p, v)` at each of [`SPREAD`]'s percentiles of `sorted` (ascending, not empty).
+fn spread_of(sorted: &[f64]) -> Vec<(f64, f64)> {
+    SPREAD
+        .iter()
+        .map(|&p| (p, sorted[((sorted.len() - 1) as f64 * p / 100.0).round() as usize]))
+        .collect()
 }
 
 /// A random cyclic permutation of `0..n` (Sattolo's algorithm: one cycle through every index),
@@ -329,11 +343,14 @@ pub fn measure_pair(measurer: usize, helper: usize, lines: usize, rounds: u64) -
             pin(measurer);
             let cpu0 = thread_cpu_time();
             let mut seq = 0;
-            let samples: Vec<(Transition, f64)> = Transition::ALL
+            let samples: Vec<(Transition, f64, Vec<(f64, f64)>)> = Transition::ALL
                 .iter()
                 .map(|&t| {
                     let mut ns: Vec<f64> = (0..rounds).map(|_| shared.round(t, &mut seq)).collect();
-                    (t, median(&mut ns))
+                    // `median` sorts `ns`, which the spread then reads.
+                    let m = median(&mut ns);
+                    let spread = if ns.is_empty() { Vec::new() } else { spread_of(&ns) };
+                    (t, m, spread)
                 })
                 .collect();
             shared.request(&mut seq, OP_QUIT);
@@ -346,7 +363,8 @@ pub fn measure_pair(measurer: usize, helper: usize, lines: usize, rounds: u64) -
     PairRun {
         measurer,
         helper,
-        median_ns: samples,
+        median_ns: samples.iter().map(|(t, m, _)| (*t, *m)).collect(),
+        spread: samples.into_iter().map(|(t, _, spread)| (t, spread)).collect(),
         parallelism: Parallelism {
             wall: start.elapsed(),
             cpu: vec![cpu_m, cpu_h],
