@@ -89,6 +89,9 @@ pub struct PairRun {
     pub parallelism: Parallelism,
 }
 
+/// One transition's median and spread, as the measuring thread returns them.
+type Measured = (Transition, f64, Vec<(f64, f64)>);
+
 /// The percentiles of the per-round figures a [`PairRun`] keeps.
 pub const SPREAD: [f64; 7] = [5.0, 10.0, 25.0, 50.0, 75.0, 90.0, 99.0];
 
@@ -343,7 +346,7 @@ pub fn measure_pair(measurer: usize, helper: usize, lines: usize, rounds: u64) -
             pin(measurer);
             let cpu0 = thread_cpu_time();
             let mut seq = 0;
-            let samples: Vec<(Transition, f64, Vec<(f64, f64)>)> = Transition::ALL
+            let samples: Vec<Measured> = Transition::ALL
                 .iter()
                 .map(|&t| {
                     let mut ns: Vec<f64> = (0..rounds).map(|_| shared.round(t, &mut seq)).collect();
