@@ -3,8 +3,8 @@
 use super::capture::{capture, Capture, CaptureError};
 use super::frame::{hexdump, mac, Checksum, Frame, Origin};
 use crate::lab::{
-    BugClass, Can, Case, Demo, Figure, Group, Param, ParamKind, Replay, Row, RunOptions, RunOutput, Spec, Threads,
-    UsageError, Variant, Variants,
+    BugClass, Can, Case, Demo, Figure, Group, Param, ParamKind, Replay, Row, RunOptions, RunOutput, Series, Spec,
+    Threads, UsageError, Variant, Variants,
 };
 use std::net::{Ipv4Addr, TcpListener, TcpStream};
 
@@ -215,6 +215,42 @@ impl Demo for TcpEncapsulationDemo {
                 format!("+{FCS} FCS, +{PREAMBLE_SFD} preamble and SFD, +{IFG} inter-frame gap (IEEE 802.3)"),
             )
         });
+        // What the headers cost as the payload grows: this frame's real header sizes over sizes
+        // from one byte to a full 1,500-byte-MTU segment, on lo and on a wire (802.3 framing cited).
+        let headers = data.overhead() as f64;
+        let sizes: Vec<f64> = (0..=11)
+            .map(|k| f64::from(1u32 << k))
+            .chain([WIRE_MSS as f64])
+            .collect();
+        let share = |extra: f64| -> Vec<(f64, f64)> {
+            sizes
+                .iter()
+                .map(|&p| (p, 100.0 * (headers + extra) / (headers + extra + p)))
+                .collect()
+        };
+        out.series.push(
+            Series::new(
+                format!("headers on lo ({} B, {})", data.overhead(), origin.label()),
+                ("payload per segment", "B"),
+                ("share of the bytes that are headers", "%"),
+                share(0.0),
+            )
+            .log_x()
+            .mark(data.payload_len as f64, "this run's payload"),
+        );
+        out.series.push(
+            Series::new(
+                format!(
+                    "headers + 802.3 framing on a wire (+{} B, cited)",
+                    FCS + PREAMBLE_SFD + IFG
+                ),
+                ("payload per segment", "B"),
+                ("share of the bytes that are headers", "%"),
+                share((FCS + PREAMBLE_SFD + IFG) as f64),
+            )
+            .log_x()
+            .mark(data.payload_len as f64, "this run's payload"),
+        );
         if origin == Origin::Captured {
             let segs = cap.frames.iter().filter(|f| f.dst_port == cap.port).count();
             let syn = cap.frames.iter().filter(|f| f.flags.contains(&"SYN")).count();

@@ -2,8 +2,8 @@
 
 use super::smol::{handshake, Event};
 use crate::lab::{
-    BugClass, Can, Case, Demo, Figure, Group, Replay, Row, RunOptions, RunOutput, Spec, Threads, UsageError, Variant,
-    Variants,
+    BugClass, Can, Case, Demo, Figure, Group, Replay, Row, RunOptions, RunOutput, Series, Spec, Threads, UsageError,
+    Variant, Variants,
 };
 use crate::net::tcp_encapsulation::capture::{capture, CaptureError};
 use crate::net::tcp_encapsulation::frame::Frame;
@@ -58,8 +58,8 @@ fn segment_text(f: &Frame) -> String {
     )
 }
 
-/// The median and p99 of `n` blocking connect() calls on loopback, in µs.
-fn connect_times(n: u64) -> Result<(f64, f64), UsageError> {
+/// `n` blocking connect() calls on loopback, each one's time in µs, sorted.
+fn connect_times(n: u64) -> Result<Vec<f64>, UsageError> {
     let io = |e: std::io::Error| UsageError(format!("a loopback connection failed: {e}"));
     let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).map_err(io)?;
     let addr = listener.local_addr().map_err(io)?;
@@ -80,8 +80,12 @@ fn connect_times(n: u64) -> Result<(f64, f64), UsageError> {
     }
     let _ = acceptor.join();
     times.sort_by(f64::total_cmp);
-    let at = |q: f64| times[((times.len() - 1) as f64 * q).round() as usize];
-    Ok((at(0.5), at(0.99)))
+    Ok(times)
+}
+
+/// The `q` quantile of `sorted` (not empty).
+fn quantile(sorted: &[f64], q: f64) -> f64 {
+    sorted[((sorted.len() - 1) as f64 * q).round() as usize]
 }
 
 impl Demo for TcpHandshakeDemo {
@@ -132,7 +136,20 @@ impl Demo for TcpHandshakeDemo {
             ),
             Err(CaptureError::Io(e)) => out.notes.push(format!("the capture on lo failed: {e}")),
         }
-        let (p50, p99) = connect_times(opts.iterations)?;
+        let times = connect_times(opts.iterations)?;
+        let (p50, p99) = (quantile(&times, 0.5), quantile(&times, 0.99));
+        out.series.push(
+            Series::new(
+                "blocking connect() on lo",
+                ("percentile of the connections", "%"),
+                ("time until connect() returned", "µs"),
+                [1.0, 5.0, 10.0, 25.0, 50.0, 75.0, 90.0, 95.0, 99.0]
+                    .iter()
+                    .map(|&p| (p, quantile(&times, p / 100.0)))
+                    .collect(),
+            )
+            .log_y(),
+        );
         out.rows.push(Row {
             case: format!("connect() on lo, {} times", opts.iterations),
             figures: vec![
