@@ -114,6 +114,13 @@ impl Drop for Region {
 /// already brought every line of it in once.
 pub const WARM_UP: u64 = 100_000;
 
+/// Timed repetitions per point (a size, a page count), the fastest kept: short ones (2,000 loads,
+/// ~0.2 ms at DRAM latency) fit between preemptions on a busy machine, and one clean repetition is
+/// enough. `--fine` takes [`FINE_REPS`].
+pub const REPS: usize = 25;
+/// Repetitions per point with `--fine`.
+pub const FINE_REPS: usize = 61;
+
 /// A small, fast, seeded generator (SplitMix64): the shuffle needs speed, not secrecy.
 #[derive(Clone, Debug)]
 pub struct SplitMix(u64);

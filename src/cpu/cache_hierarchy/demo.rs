@@ -4,7 +4,7 @@
 use std::io::IsTerminal;
 use std::path::Path;
 
-use super::chase::{Pages, Region};
+use super::chase::{Pages, Region, FINE_REPS, REPS};
 use super::curve::{self, Shape};
 use super::machine::{self, human, Cache, Tsc};
 use super::{fits, ns_per_load, sweep_sizes, working_set, Level};
@@ -20,11 +20,6 @@ pub struct CacheHierarchyDemo;
 
 /// `cache-hierarchy`.
 pub static CACHE_HIERARCHY: CacheHierarchyDemo = CacheHierarchyDemo;
-
-/// Timed repetitions per size, the fastest kept: short ones (2,000 loads, ~0.2 ms at DRAM latency)
-/// fit between preemptions on a busy machine, and one clean repetition is enough. `--fine` takes more.
-const REPS: usize = 25;
-const FINE_REPS: usize = 61;
 
 static SPEC: Spec = Spec {
     name: "cache-hierarchy",

@@ -5,7 +5,7 @@ use std::io::IsTerminal;
 use std::path::Path;
 
 use super::{huge_granted, ns_per_load, page_counts, walk, walk_line};
-use crate::cpu::cache_hierarchy::chase::{Pages, Region, HUGE, SMALL};
+use crate::cpu::cache_hierarchy::chase::{Pages, Region, FINE_REPS, HUGE, REPS, SMALL};
 use crate::cpu::cache_hierarchy::curve::{self, Shape};
 use crate::cpu::cache_hierarchy::machine::{self, human};
 use crate::hw::run_threads;
@@ -20,11 +20,6 @@ pub struct TlbDemo;
 
 /// `tlb`.
 pub static TLB: TlbDemo = TlbDemo;
-
-/// Timed repetitions per point, the fastest kept: short ones (2,000 loads, ~0.2 ms at DRAM latency)
-/// fit between preemptions on a busy machine, and one clean repetition is enough. `--fine` takes more.
-const REPS: usize = 25;
-const FINE_REPS: usize = 61;
 
 static SPEC: Spec = Spec {
     name: "tlb",
