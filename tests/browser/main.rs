@@ -120,12 +120,6 @@ impl Lab {
         }
     }
 
-    /// The rendered texts of every element matching `css`.
-    fn texts(&self, css: &str) -> Vec<String> {
-        let all = self.browser.find_all(css).expect(css);
-        all.iter().map(|el| self.browser.text(el).unwrap()).collect()
-    }
-
     /// The `textContent` of every element matching `css` (what the page wrote, before CSS such
     /// as `text-transform` changes how it looks).
     fn contents(&self, css: &str) -> Vec<String> {

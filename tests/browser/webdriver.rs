@@ -202,10 +202,6 @@ impl Browser {
         self.cmd("POST", "/url", Some(json!({ "url": url }))).map(drop)
     }
 
-    pub fn current_url(&self) -> WdResult<String> {
-        Ok(self.cmd("GET", "/url", None)?.as_str().unwrap_or("").into())
-    }
-
     /// The first element matching a CSS selector, or `no such element`.
     pub fn find(&self, css: &str) -> WdResult<Element> {
         let v = self.cmd("POST", "/element", Some(by_css(css)))?;
@@ -282,11 +278,6 @@ impl Browser {
     pub fn execute(&self, script: &str, args: Vec<Value>) -> WdResult<Value> {
         let body = json!({ "script": script, "args": args });
         self.cmd("POST", "/execute/sync", Some(body))
-    }
-
-    /// Passes an element to [`Browser::execute`] as an argument.
-    pub fn arg(el: &Element) -> Value {
-        json!({ ELEMENT_KEY: el.id })
     }
 
     /// A PNG of the viewport, written to `path` (its directory is created).
