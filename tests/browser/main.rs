@@ -183,13 +183,23 @@ fn target_dir() -> PathBuf {
         .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target"))
 }
 
-/// Writes the README's screenshot, only when asked (`LOCKFREE_LAB_SCREENSHOT=1`).
+/// Writes the README's screenshot, only when asked (`LOCKFREE_LAB_SCREENSHOT=1`): the whole page
+/// (up to 2,400 px tall) from its top, then the window as it was.
 fn readme_screenshot(lab: &Lab) {
-    if std::env::var("LOCKFREE_LAB_SCREENSHOT").is_ok_and(|v| v == "1") {
-        let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("docs/lab-serve.png");
-        lab.browser.screenshot(&path).expect("the README screenshot");
-        eprintln!("wrote {}", path.display());
+    if !std::env::var("LOCKFREE_LAB_SCREENSHOT").is_ok_and(|v| v == "1") {
+        return;
     }
+    let b = &lab.browser;
+    let height = b
+        .execute("return document.documentElement.scrollHeight;", vec![])
+        .unwrap();
+    let height = height.as_u64().unwrap_or(1000).clamp(1000, 2400) as u32;
+    b.set_window_size(1280, height).unwrap();
+    b.execute("window.scrollTo(0, 0);", vec![]).unwrap();
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("docs/lab-serve.png");
+    b.screenshot(&path).expect("the README screenshot");
+    b.set_window_size(1280, 1000).unwrap();
+    let _ = writeln!(std::io::stderr(), "wrote {}", path.display());
 }
 
 #[test]
@@ -399,7 +409,7 @@ fn stepping_the_aba_counterexample_shows_named_locations_and_arrows() {
         })
     });
     assert!(first <= 1, "the trace starts at its beginning, not {first}");
-    let sel = |k: usize| format!("#trace .step[data-step=\"{}\"]", steps[k - 1]["number"]);
+    let sel = |k: usize| format!(".step[data-step=\"{}\"]", steps[k - 1]["number"]);
     for k in first.max(1)..=total {
         if k > first {
             step_to(&lab, "button#step-next", k, total);
@@ -409,7 +419,7 @@ fn stepping_the_aba_counterexample_shows_named_locations_and_arrows() {
         assert_eq!(current.len(), 1, "step {k}");
         assert!(lab
             .browser
-            .has_class(&lab.browser.find(&sel(k)).unwrap(), "current")
+            .has_class(&lab.browser.find(&format!("#trace {}", sel(k))).unwrap(), "current")
             .unwrap());
         let drawn = lab.browser.find_all("svg#hb-arrows path.arrow.sw").unwrap().len();
         assert_eq!(drawn, sw_upto(k), "synchronizes-with arrows at step {k}");
@@ -427,23 +437,23 @@ fn stepping_the_aba_counterexample_shows_named_locations_and_arrows() {
         "an unnamed location in {names:?}"
     );
     for (k, s) in steps.iter().enumerate() {
+        // In its thread's column, linked to its source line.
         let col = format!("#trace .thread-col[data-thread=\"{}\"] {}", s["thread"], sel(k + 1));
         assert_eq!(lab.contents(&col).len(), 1, "{col}");
+        let src = lab.contents(&format!("{col} a.src"));
+        assert_eq!(src, [s["location"].as_str().unwrap()], "{col}");
     }
     let stale = steps
         .iter()
         .filter(|s| s["note"].as_str().is_some_and(|n| !n.is_empty()));
     assert_eq!(lab.contents("#trace .step.stale").len(), stale.count());
-    let sources = lab.contents("#trace .step a.src");
-    let locations: Vec<&str> = steps.iter().map(|s| s["location"].as_str().unwrap()).collect();
-    assert_eq!(sources, locations);
     readme_screenshot(&lab);
 
     // Prev goes back one step; the last one is in the future again.
     step_to(&lab, "button#step-prev", total - 1, total);
     assert!(lab
         .browser
-        .has_class(&lab.browser.find(&sel(total)).unwrap(), "future")
+        .has_class(&lab.browser.find(&format!("#trace {}", sel(total))).unwrap(), "future")
         .unwrap());
     assert_eq!(
         lab.browser.find_all("svg#hb-arrows path.arrow.sw").unwrap().len(),

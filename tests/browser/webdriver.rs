@@ -280,6 +280,12 @@ impl Browser {
         self.cmd("POST", "/execute/sync", Some(body))
     }
 
+    /// Resizes the browser window (the viewport a screenshot shows follows it).
+    pub fn set_window_size(&self, width: u32, height: u32) -> WdResult<()> {
+        let body = json!({ "width": width, "height": height });
+        self.cmd("POST", "/window/rect", Some(body)).map(drop)
+    }
+
     /// A PNG of the viewport, written to `path` (its directory is created).
     pub fn screenshot(&self, path: &Path) -> WdResult<()> {
         let v = self.cmd("GET", "/screenshot", None)?;
