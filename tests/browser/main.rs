@@ -2,9 +2,10 @@
 //!
 //! Each test starts the server in-process on a free port, opens the page in a fresh Chromium
 //! and does what a learner does: opens the lab, runs a demo, steps the ABA counterexample,
-//! plays the scheduler, types a bad parameter. The element ids are the contract in the notes
-//! (`serve-api.md`); the server's own answers (`/api/…`) are the oracle the page is checked
-//! against, so a test fails when the page shows something other than what the server said.
+//! plays the scheduler, types a bad parameter. The element ids the tests name (`#step-index`,
+//! `#sched-verdict`, …) are the page's contract with them; the server's own answers (`/api/…`)
+//! are the oracle the page is checked against, so a test fails when the page shows something
+//! other than what the server said.
 //!
 //! Without Chromium (`/usr/bin/chromium` and `chromedriver`) each test prints the install
 //! command and passes; CI sets `LOCKFREE_LAB_REQUIRE_BROWSER=1`, which turns that into a failure.
