@@ -301,8 +301,15 @@ pub fn source_line(file: &str, line: u32) -> String {
 /// The orderings a step read and wrote with: a CAS's success ordering for its write and for the
 /// read of a success, its failure ordering for the read of a failure.
 fn step_orderings(step: &Step) -> (&str, &str) {
-    let (success, failure) = step.ordering.split_once('/').unwrap_or((&step.ordering, &step.ordering));
-    let read = if step.succeeded == Some(false) { failure } else { success };
+    let (success, failure) = step
+        .ordering
+        .split_once('/')
+        .unwrap_or((&step.ordering, &step.ordering));
+    let read = if step.succeeded == Some(false) {
+        failure
+    } else {
+        success
+    };
     (read, success)
 }
 

@@ -12,11 +12,7 @@ pub use crossbeam_utils::Backoff;
 
 /// Names an atomic for the checkers' trace: nothing to do on real cores.
 #[inline(always)]
-pub fn name_location<T>(
-    atomic: &T,
-    name: impl FnOnce() -> String,
-    format: Option<crate::sync::trace::Format>,
-) {
+pub fn name_location<T>(atomic: &T, name: impl FnOnce() -> String, format: Option<crate::sync::trace::Format>) {
     let _ = (atomic, name, format);
 }
 

@@ -304,6 +304,16 @@ pub fn snapshot() -> Vec<Step> {
     LOG.with(|l| l.borrow().as_ref().map(|log| log.steps.clone()).unwrap_or_default())
 }
 
+/// How many steps logged so far in this execution satisfy `which` (a scheduler counting the
+/// steps it has let happen, without copying the log).
+pub fn count(which: impl Fn(&Step) -> bool) -> usize {
+    LOG.with(|l| {
+        l.borrow()
+            .as_ref()
+            .map_or(0, |log| log.steps.iter().filter(|s| which(s)).count())
+    })
+}
+
 /// What one operation read and wrote, before it becomes a [`Step`].
 struct Access {
     ordering: String,
