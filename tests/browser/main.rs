@@ -493,7 +493,9 @@ fn choose(lab: &Lab, t: u64) {
     // The page redraws the thread buttons after the server answers: the one clicked goes stale.
     lab.browser.wait(&format!("the page to take T{t}'s step"), PAGE, |b| {
         Ok(match b.attr(&button, "id") {
-            Err(e) if e.code == "stale element reference" => Some(()),
+            // Drivers say "stale element reference" for a node gone from the page; some older
+            // ones said "no such element".
+            Err(e) if e.code == "stale element reference" || e.code == "no such element" => Some(()),
             _ => None,
         })
     });
