@@ -403,10 +403,12 @@ pub fn readable(trace: &[Step]) -> Vec<ReadableStep> {
 
 impl fmt::Display for ReadableStep {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // The location's name (`#N` when unnamed) in a column of at least 4, then a space.
+        let width = 4.max(self.name.chars().count() + 1);
         write!(
             f,
-            "{:>3}. {} {:<36} {:<4}{}({}) {}",
-            self.number, self.thread, self.location, self.object, self.operation, self.ordering, self.value
+            "{:>3}. {} {:<36} {:<width$}{}({}) {}",
+            self.number, self.thread, self.location, self.name, self.operation, self.ordering, self.shown
         )?;
         if !self.note.is_empty() {
             write!(f, "   <- {}", self.note)?;

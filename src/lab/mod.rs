@@ -31,7 +31,7 @@ pub use drive::{
     SHUTTLE_ITERATIONS,
 };
 pub use registry::{find, DEMOS, SEED};
-pub use sched::{hint, play, Play};
+pub use sched::{hint, play, schedulable, Play};
 pub use trace_view::{parse_case, trace_view, TraceView};
 
 /// The seed site's four groups, in its order.

@@ -256,7 +256,7 @@ fn scenario(demo: &dyn Demo, case: Case) -> Result<Arc<Scenario>, UsageError> {
     demo.shuttle_scenario(case).map(Arc::new).ok_or_else(|| {
         let names: Vec<&str> = super::DEMOS
             .iter()
-            .filter(|d| d.shuttle_scenario(d.spec().broken_case()).is_some())
+            .filter(|d| schedulable(**d))
             .map(|d| d.spec().name)
             .collect();
         UsageError(format!(
@@ -265,6 +265,11 @@ fn scenario(demo: &dyn Demo, case: Case) -> Result<Arc<Scenario>, UsageError> {
             names.join(", ")
         ))
     })
+}
+
+/// Whether `demo` has a "you are the scheduler" round (the catalogue's `schedulable`).
+pub fn schedulable(demo: &dyn Demo) -> bool {
+    demo.spec().missing_feature().is_none() && demo.shuttle_scenario(demo.spec().broken_case()).is_some()
 }
 
 /// Checks that every choice names T1 or T2 and that there are not too many.
@@ -554,6 +559,16 @@ mod tests {
         let json = serde_json::to_value(&p).unwrap();
         assert_eq!(json["locations"]["next[A]"], "B");
         assert_eq!(json["threads"][0]["state"], "runnable");
+    }
+
+    #[test]
+    fn the_five_two_thread_demos_are_schedulable() {
+        let names: Vec<&str> = crate::lab::DEMOS
+            .iter()
+            .filter(|d| super::schedulable(**d))
+            .map(|d| d.spec().name)
+            .collect();
+        assert_eq!(names, ["lost-update", "cas-retry", "message-passing", "mpmc", "aba"]);
     }
 
     #[test]
