@@ -311,6 +311,16 @@ mod tests {
         assert!(v.edges.iter().all(|e| e.kind != "sw"));
     }
 
+    /// A demo that names nothing keeps the trace's numbers.
+    #[test]
+    fn an_unnamed_atomic_keeps_its_number() {
+        let spsc = find("spsc").unwrap();
+        let v = trace_view(spsc, parse_case(spsc, "broken").unwrap()).unwrap();
+        assert!(v.failure.is_some(), "{}", v.verdict);
+        assert!(v.locations.iter().all(|l| l.starts_with('#')), "{:?}", v.locations);
+        assert!(!v.locations.is_empty());
+    }
+
     #[test]
     fn a_demo_with_nothing_to_check_or_a_bad_variant_is_a_usage_error() {
         let spsc = find("spsc").unwrap();
