@@ -11,6 +11,10 @@
 //!
 //! Results are typed ([`RunOutput`]: rows of [`Figure`]s, notes and [`Series`]), so text,
 //! `--json` and plots render the same thing; [`render`] turns them into the terminal's text.
+//!
+//! The web lab's step-by-step views are library functions too: [`trace_view`] (a counterexample
+//! with named locations and happens-before edges) and [`sched`] ("you are the scheduler": [`play`]
+//! a demo's real shuttle scenario under the learner's choices, [`hint`] a failing schedule).
 
 mod drive;
 pub mod plot;
