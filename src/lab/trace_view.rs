@@ -126,8 +126,8 @@ pub fn parse_case(demo: &dyn Demo, variant: &str) -> Result<Case, UsageError> {
     }
 }
 
-/// The view of `demo`'s `case`: the checker's counterexample (loom first; shuttle when loom finds
-/// nothing), or, when nothing is found, that verdict and the broken variant's failing schedule
+/// The view of `demo`'s `case`: the checker's counterexample (shuttle first for an interleaving
+/// bug, loom first for an ordering bug; the next checker when one finds nothing), or, when nothing is found, that verdict and the broken variant's failing schedule
 /// replayed on this case where the demo has a scheduler game.
 pub fn trace_view(demo: &dyn Demo, case: Case) -> Result<TraceView, UsageError> {
     let spec = demo.spec();
@@ -139,7 +139,14 @@ pub fn trace_view(demo: &dyn Demo, case: Case) -> Result<TraceView, UsageError> 
         )));
     }
     let mut passed = Vec::new();
-    for checker in [Checker::Loom, Checker::ShuttlePct, Checker::ShuttleRandom] {
+    // An interleaving bug reads like the textbook from shuttle, whose executions are sequentially
+    // consistent; an ordering bug needs loom, the only checker that models weak memory.
+    let order = if spec.bug == crate::lab::BugClass::Interleaving {
+        [Checker::ShuttlePct, Checker::ShuttleRandom, Checker::Loom]
+    } else {
+        [Checker::Loom, Checker::ShuttlePct, Checker::ShuttleRandom]
+    };
+    for checker in order {
         if checker != Checker::Loom && spec.bug.blind_spot(checker).is_some() {
             continue;
         }
