@@ -34,6 +34,12 @@ function h(tag, attrs, ...children) {
   return el;
 }
 
+// Replaces el's children, skipping null/undefined/false (replaceChildren would print "null").
+function put(el, ...children) {
+  el.replaceChildren(...children.flat(Infinity).filter((c) => c !== null && c !== undefined && c !== false));
+  return el;
+}
+
 function escapeHtml(s) {
   return String(s).replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]);
 }
@@ -73,7 +79,7 @@ async function api(method, path, body) {
 function errorBox(id) {
   const box = h('div', { id, class: 'error', role: 'alert', hidden: true });
   box.show = (text, busyJob) => {
-    box.replaceChildren(h('strong', {}, busyJob !== undefined ? 'Busy: ' : 'Error: '), text);
+    put(box, h('strong', {}, busyJob !== undefined ? 'Busy: ' : 'Error: '), text);
     box.classList.toggle('busy', busyJob !== undefined);
     if (busyJob !== undefined && busyJob !== null) {
       box.append(' ', h('button', { type: 'button', class: 'small', onclick: () => cancelJob(busyJob) }, `cancel job ${busyJob}`));
@@ -82,7 +88,7 @@ function errorBox(id) {
   };
   box.clear = () => {
     box.hidden = true;
-    box.replaceChildren();
+    put(box);
   };
   return box;
 }
@@ -118,8 +124,8 @@ const SCHED_GOALS = {
 async function loadCatalogue() {
   const r = await api('GET', '/api/demos');
   if (!r.ok) {
-    $('#nav').replaceChildren(h('p', { class: 'error' }, `Could not load the demos: ${r.data.error}`));
-    $('#main').replaceChildren(h('p', { class: 'error' }, r.data.error));
+    put($('#nav'), h('p', { class: 'error' }, `Could not load the demos: ${r.data.error}`));
+    put($('#main'), h('p', { class: 'error' }, r.data.error));
     return false;
   }
   state.catalogue = r.data;
@@ -151,7 +157,7 @@ function renderNav() {
     }
     parts.push(h('ul', { class: 'demo-list' }, items));
   }
-  nav.replaceChildren(...parts);
+  put(nav, ...parts);
 }
 
 function markActiveNav(page, name) {
@@ -197,7 +203,7 @@ function route() {
   const name = decodeURIComponent(rest.join('/'));
   markActiveNav(page, name);
   const main = $('#main');
-  main.replaceChildren();
+  put(main);
   if (!state.catalogue) return;
   switch (page) {
     case '':
@@ -298,11 +304,12 @@ function watchJob(id, what, view) {
   const es = new EventSource(`/api/jobs/${id}/events`);
   state.job = { id, es, what };
   setRunning(true);
+  pollStatus();
   const started = Date.now();
   const showProgress = (elapsed) => {
     if (!view.progress) return;
     view.progress.hidden = false;
-    view.progress.replaceChildren(
+    put(view.progress, 
       h('p', { class: 'progress-head' }, h('span', { class: 'spinner', 'aria-hidden': 'true' }), `job ${id} · ${what} · running ${seconds(elapsed)}`),
       lines.length ? h('pre', { class: 'lines' }, lines.slice(-12).join('\n')) : null);
   };
@@ -312,8 +319,9 @@ function watchJob(id, what, view) {
     es.close();
     if (state.job && state.job.id === id) state.job = null;
     setRunning(false);
+    pollStatus();
     if (view.progress) {
-      view.progress.replaceChildren(h('p', { class: `progress-head ${cls || ''}` }, `job ${id} · ${what} · ${text}`),
+      put(view.progress, h('p', { class: `progress-head ${cls || ''}` }, `job ${id} · ${what} · ${text}`),
         lines.length ? h('details', {}, h('summary', {}, `${lines.length} progress line${lines.length === 1 ? '' : 's'}`), h('pre', { class: 'lines' }, lines.join('\n'))) : null);
     }
     if (view.onEnd) view.onEnd();
@@ -385,7 +393,7 @@ async function pollStatus() {
   const el = $('#busy');
   if (r.ok && r.data && r.data.busy) {
     const b = r.data.busy;
-    el.replaceChildren(h('span', { class: 'spinner', 'aria-hidden': 'true' }), `busy: ${b.what} (job ${b.job}, ${seconds(b.elapsed_ms)}) `,
+    put(el, h('span', { class: 'spinner', 'aria-hidden': 'true' }), `busy: ${b.what} (job ${b.job}, ${seconds(b.elapsed_ms)}) `,
       h('button', { type: 'button', class: 'small', onclick: () => cancelJob(b.job) }, 'cancel'));
     el.hidden = false;
   } else {
@@ -588,7 +596,7 @@ function renderRunResult(ev, { table, notes, plot, summary }) {
   for (const r of rows) for (const f of r.figures || []) if (!labels.includes(f[0])) labels.push(f[0]);
   const params = (out.params || []).map(([k, v]) => `${k} ${v}`).join(', ');
   summary.textContent = `${out.demo}: ${out.threads} thread${out.threads === 1 ? '' : 's'}, ${Number(out.iterations).toLocaleString('en')} iterations${params ? `; ${params}` : ''}`;
-  table.replaceChildren(
+  put(table, 
     h('thead', {}, h('tr', {}, h('th', { scope: 'col' }, 'case'), labels.map((l) => h('th', { scope: 'col' }, l)), h('th', { scope: 'col' }, 'parallelism'))),
     h('tbody', {}, rows.map((r) => {
       const byLabel = new Map((r.figures || []).map((f) => [f[0], f]));
@@ -601,9 +609,9 @@ function renderRunResult(ev, { table, notes, plot, summary }) {
         }),
         h('td', { class: `parallelism ${par}` }, r.parallelism || '—'));
     })));
-  notes.replaceChildren(...(out.notes || []).map((n) => h('li', {}, n)));
+  put(notes, ...(out.notes || []).map((n) => h('li', {}, n)));
   if (ev.svg) plot.innerHTML = ev.svg;
-  else plot.replaceChildren((out.series || []).length ? h('p', { class: 'muted' }, 'The server sent no plot for these series.') : '');
+  else put(plot, (out.series || []).length ? h('p', { class: 'muted' }, 'The server sent no plot for these series.') : '');
 }
 
 // A readable step (check --json uses object/operation, the trace view name/op).
@@ -622,7 +630,7 @@ function stepsTable(steps) {
 
 function renderCheckResult(ev, box, d) {
   const outs = Array.isArray(ev.output) ? ev.output : [ev.output];
-  box.replaceChildren(h('h3', {}, 'Model check'), ...outs.map((o) => {
+  put(box, h('h3', {}, 'Model check'), ...outs.map((o) => {
     const cls = o.false_positive ? 'fp' : o.verdict === 'passed' ? 'passed' : 'found';
     return h('div', { class: `check-card ${cls}`, dataset: { checker: o.checker, case: o.case } },
       h('h4', {}, `${o.checker} · ${o.case}`),
@@ -657,7 +665,7 @@ function renderStep(main, name) {
   const replay = h('div', { id: 'replay', class: 'replay' });
 
   let view = null; // {steps, edges, cur}
-  const show = (k) => {
+  const show = (k, skipScroll) => {
     if (!view || !view.steps.length) return;
     view.cur = Math.max(1, Math.min(view.steps.length, k));
     const curNumber = view.steps[view.cur - 1].number;
@@ -671,31 +679,34 @@ function renderStep(main, name) {
     prev.disabled = view.cur <= 1;
     next.disabled = view.cur >= view.steps.length;
     const s = view.steps[view.cur - 1];
-    source.replaceChildren(h('span', { class: 'muted' }, `step ${s.number} · T${s.thread} · ${s.location}`), h('pre', { class: 'code' }, s.code || '(source not at hand)'));
+    put(source, h('span', { class: 'muted' }, `step ${s.number} · T${s.thread} · ${s.location}`), h('pre', { class: 'code' }, s.code || '(source not at hand)'),
+      s.note ? h('p', { class: 'stale-note' }, s.note) : null);
+    const cur = $(`.step[data-index="${view.cur - 1}"]`, trace);
+    if (cur && cur.scrollIntoView && !skipScroll) cur.scrollIntoView({ block: 'nearest', inline: 'nearest' });
     drawArrows(trace, svg, view.edges.filter((e) => e.from <= curNumber && e.to <= curNumber));
   };
 
   const load = async () => {
     error.clear();
-    trace.replaceChildren(svg);
-    svg.replaceChildren();
-    meta.replaceChildren(h('p', { class: 'muted' }, 'asking the checker for a trace…'));
+    put(trace, svg);
+    put(svg);
+    put(meta, h('p', { class: 'muted' }, 'asking the checker for a trace…'));
     view = null;
     index.textContent = '0 / 0';
     const q = `demo=${encodeURIComponent(d.name)}&variant=${encodeURIComponent(variant.value)}`;
     const r = await api('GET', `/api/trace?${q}`);
     if (!r.ok) {
-      meta.replaceChildren();
+      put(meta);
       error.show(r.data.error);
     } else {
       const t = r.data;
       view = { steps: t.steps || [], edges: traceEdges(t), cur: 1 };
-      meta.replaceChildren(
+      put(meta, 
         h('p', {}, h('strong', {}, `${t.checker || 'checker'}: `), t.verdict || ''),
         t.failure ? h('p', { class: 'failure' }, h('strong', {}, 'The failure: '), t.failure) : null,
         view.steps.length ? null : h('p', { class: 'muted' }, 'No counterexample: nothing to step through for this variant.'));
       buildTrace(trace, svg, t, d.name, (k) => show(k));
-      show(1);
+      show(1, true);
     }
     loadReplay(d, variant.value, replay);
   };
@@ -713,7 +724,7 @@ function renderStep(main, name) {
       e.preventDefault();
     }
   };
-  const onResize = () => view && show(view.cur);
+  const onResize = () => view && show(view.cur, true);
   document.addEventListener('keydown', onKey);
   window.addEventListener('resize', onResize);
   state.leave.push(() => {
@@ -766,12 +777,12 @@ function buildTrace(trace, svg, t, demo, select) {
       });
       col.append(h('div', { class: `step${s.note ? ' stale' : ''}`, dataset: { step: s.number, index: i, thread: th }, title: s.code || '' },
         h('div', { class: 'step-line' }, h('span', { class: 'num' }, `${s.number}`), h('span', { class: 'loc-name' }, stepName(s)), ' ', h('span', { class: 'op' }, stepOp(s)), ' ', h('span', { class: 'ord' }, s.ordering)),
-        h('div', { class: 'step-line' }, h('span', { class: 'value' }, s.value), s.note ? h('span', { class: 'stale-note' }, ` stale: ${s.note}`) : null),
+        h('div', { class: 'step-line' }, h('span', { class: 'value' }, s.value), s.note ? h('span', { class: 'stale-note' }, ` ${/^stale/i.test(s.note) ? '' : 'stale: '}${s.note}`) : null),
         h('div', { class: 'step-line' }, src)));
     });
     return col;
   });
-  trace.replaceChildren(svg, ...cols);
+  put(trace, svg, ...cols);
 }
 
 function drawArrows(trace, svg, edges) {
@@ -807,19 +818,19 @@ function drawArrows(trace, svg, edges) {
     const kind = e.kind === 'sw' ? 'sw' : 'rf';
     paths.push(h('path', { d, class: `arrow ${kind}`, 'marker-end': `url(#head-${kind})`, dataset: { from: e.from, to: e.to } }));
   }
-  svg.replaceChildren(defs, ...paths);
+  put(svg, defs, ...paths);
 }
 
 async function loadReplay(d, variant, box) {
-  box.replaceChildren();
+  put(box);
   if (!d.step) return;
   const r = await api('GET', `/api/replay?demo=${encodeURIComponent(d.name)}&variant=${encodeURIComponent(variant)}`);
   if (!r.ok) {
-    box.replaceChildren(h('h3', {}, 'Deterministic replay'), h('p', { class: 'muted' }, r.data.error));
+    put(box, h('h3', {}, 'Deterministic replay'), h('p', { class: 'muted' }, r.data.error));
     return;
   }
   const rp = r.data;
-  box.replaceChildren(h('h3', {}, 'Deterministic replay'),
+  put(box, h('h3', {}, 'Deterministic replay'),
     rp.intro ? h('p', {}, rp.intro) : null,
     h('ol', { class: 'replay-steps' }, (rp.steps || []).map((s) => h('li', {}, h('pre', {}, s.replace(/^\s*\d+\.\s*/, ''))))),
     rp.outcome ? h('p', { class: 'outcome' }, rp.outcome) : null);
@@ -861,7 +872,7 @@ function renderScheduler(main, name) {
   const render = (play) => {
     choices = play.choices || choices;
     const threads = (play.threads || []).filter((t) => t.id !== 0);
-    threadButtons.replaceChildren(...threads.map((t) => {
+    put(threadButtons, ...threads.map((t) => {
       const nx = t.next;
       const label = nx ? `T${t.id}: ${nx.name ? `${nx.name}.` : ''}${nx.op}` : `T${t.id}: ${t.state}`;
       return h('button', {
@@ -873,20 +884,20 @@ function renderScheduler(main, name) {
     reset.disabled = choices.length === 0;
     choicesText.textContent = choices.length ? `Your schedule: ${choices.map((c) => `T${c}`).join(' → ')}` : 'Your schedule: (nothing yet — the setup ran)';
     const steps = play.steps || [];
-    traceBox.replaceChildren(h('h3', {}, `The trace so far (${steps.length} steps)`), steps.length ? h('div', { class: 'table-wrap' }, stepsTable(steps)) : h('p', { class: 'muted' }, 'No step yet.'));
+    put(traceBox, h('h3', {}, `The trace so far (${steps.length} steps)`), steps.length ? h('div', { class: 'table-wrap' }, stepsTable(steps)) : h('p', { class: 'muted' }, 'No step yet.'));
     const locs = play.locations || {};
-    stateBox.replaceChildren(h('h3', {}, 'Memory now'), h('table', { class: 'data locs' },
+    put(stateBox, h('h3', {}, 'Memory now'), h('table', { class: 'data locs' },
       h('tbody', {}, Object.entries(locs).map(([k, v]) => h('tr', {}, h('th', { scope: 'row', class: 'loc-name' }, k), h('td', { class: 'value' }, v))))));
     verdict.className = 'verdict-box';
     if (play.done && play.verdict) {
       const v = play.verdict;
       verdict.classList.add(v.broken ? 'broken' : 'survived');
-      verdict.replaceChildren(h('strong', {}, v.broken ? `The ${play.case || variant.value} variant broke. ` : `The ${play.case || variant.value} variant survived this schedule. `), v.text || '');
+      put(verdict, h('strong', {}, v.broken ? `The ${play.case || variant.value} variant broke. ` : `The ${play.case || variant.value} variant survived this schedule. `), v.text || '');
     } else if (play.done) {
       verdict.classList.add('survived');
-      verdict.replaceChildren(h('strong', {}, 'Every thread finished: the variant survived this schedule.'));
+      put(verdict, h('strong', {}, 'Every thread finished: the variant survived this schedule.'));
     } else {
-      verdict.replaceChildren(h('span', { class: 'muted' }, 'Pick the thread that takes the next step.'));
+      put(verdict, h('span', { class: 'muted' }, 'Pick the thread that takes the next step.'));
     }
     hintNext.hidden = hintAll.hidden = hintQueue.length === 0;
   };
@@ -1035,10 +1046,10 @@ function renderMatrix(main) {
   const progress = h('div', { id: 'matrix-progress', class: 'progress', 'aria-live': 'polite', hidden: true });
   const table = h('table', { id: 'matrix-table', class: 'data matrix' });
   const fill = (rows) => {
-    table.replaceChildren(
+    put(table, 
       h('thead', {}, h('tr', {}, h('th', { scope: 'col' }, 'bug'), MATRIX_COLUMNS.map((c) => h('th', { scope: 'col' }, c)))),
       h('tbody', {}, (rows || []).map((r) => h('tr', {}, h('th', { scope: 'row' }, r.bug),
-        (r.cells || []).map((c) => h('td', { class: `cell ${String(c.verdict).replace(/\s+/g, '-')}`, title: c.verdict }, c.text)))))));
+        (r.cells || []).map((c) => h('td', { class: `cell ${String(c.verdict).replace(/\s+/g, '-')}`, title: c.verdict }, c.text))))));
   };
   fill(state.lastMatrix);
   const run = h('button', { type: 'button', id: 'matrix-run', class: 'primary', 'data-starts-job': true, disabled: !!state.job }, 'Run the matrix');
@@ -1065,7 +1076,7 @@ async function renderBench(main) {
   main.append(sec);
   const r = await api('GET', '/api/bench-report');
   if (!r.ok) {
-    body.replaceChildren(h('p', { class: 'notice' }, r.data.error));
+    put(body, h('p', { class: 'notice' }, r.data.error));
     return;
   }
   body.innerHTML = markdown(r.data.markdown || '');
