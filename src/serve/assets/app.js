@@ -79,7 +79,9 @@ async function api(method, path, body) {
 function errorBox(id) {
   const box = h('div', { id, class: 'error', role: 'alert', hidden: true });
   box.show = (text, busyJob) => {
-    put(box, h('strong', {}, busyJob !== undefined ? 'Busy: ' : 'Error: '), text);
+    const said = String(text);
+    const label = busyJob !== undefined ? 'Busy: ' : /^error\b/i.test(said) ? null : 'Error: ';
+    put(box, label ? h('strong', {}, label) : null, said);
     box.classList.toggle('busy', busyJob !== undefined);
     if (busyJob !== undefined && busyJob !== null) {
       box.append(' ', h('button', { type: 'button', class: 'small', onclick: () => cancelJob(busyJob) }, `cancel job ${busyJob}`));
@@ -609,7 +611,7 @@ function renderRunResult(ev, { table, notes, plot, summary }) {
         }),
         h('td', { class: `parallelism ${par}` }, r.parallelism || '—'));
     })));
-  put(notes, ...(out.notes || []).map((n) => h('li', {}, n)));
+  put(notes, ...(out.notes || []).map((n) => h('li', { html: inline(n) })));
   if (ev.svg) plot.innerHTML = ev.svg;
   else put(plot, (out.series || []).length ? h('p', { class: 'muted' }, 'The server sent no plot for these series.') : '');
 }
