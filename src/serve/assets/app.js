@@ -620,6 +620,8 @@ function renderRunResult(ev, { table, notes, plot, summary }) {
 const stepName = (s) => s.name || s.object || '';
 const stepOp = (s) => s.op || s.operation || '';
 const threadLabel = (t) => (typeof t === 'number' ? `T${t}` : String(t));
+// A thread as a number: the trace view says 1, check --json says "T1".
+const threadNumber = (t) => (typeof t === 'number' ? t : Number(String(t).replace(/^T/i, '')));
 
 function stepsTable(steps) {
   return h('table', { class: 'data steps' },
@@ -655,6 +657,10 @@ function renderCheckResult(ev, box, d) {
 function renderStep(main, name) {
   const d = demoOr404(main, name);
   if (!d) return;
+  if (!d.check && !d.step) {
+    main.append(notFound(`${name} has no model check, so there is no counterexample to step through: run it on the demo page.`));
+    return;
+  }
   const error = errorBox('step-error');
   const variant = h('select', { id: 'step-variant', name: 'step-variant' }, h('option', { value: 'broken' }, 'broken'), h('option', { value: 'fixed' }, 'fixed'));
   const prev = h('button', { type: 'button', id: 'step-prev', 'aria-label': 'previous step' }, '← Prev');
@@ -681,7 +687,7 @@ function renderStep(main, name) {
     prev.disabled = view.cur <= 1;
     next.disabled = view.cur >= view.steps.length;
     const s = view.steps[view.cur - 1];
-    put(source, h('span', { class: 'muted' }, `step ${s.number} · T${s.thread} · ${s.location}`), h('pre', { class: 'code' }, s.code || '(source not at hand)'),
+    put(source, h('span', { class: 'muted' }, `step ${s.number} · ${threadLabel(s.thread)} · ${s.location}`), h('pre', { class: 'code' }, s.code || '(source not at hand)'),
       s.note ? h('p', { class: 'stale-note' }, s.note) : null);
     const cur = $(`.step[data-index="${view.cur - 1}"]`, trace);
     if (cur && cur.scrollIntoView && !skipScroll) cur.scrollIntoView({ block: 'nearest', inline: 'nearest' });
@@ -701,7 +707,7 @@ function renderStep(main, name) {
       put(meta);
       error.show(r.data.error);
     } else {
-      const t = r.data;
+      const t = { ...r.data, steps: (r.data.steps || []).map((s) => ({ ...s, thread: threadNumber(s.thread) })) };
       view = { steps: t.steps || [], edges: traceEdges(t), cur: 1 };
       put(meta, 
         h('p', {}, h('strong', {}, `${t.checker || 'checker'}: `), t.verdict || ''),
@@ -762,8 +768,8 @@ function traceEdges(t) {
 }
 
 function buildTrace(trace, svg, t, demo, select) {
-  const steps = t.steps || [];
-  const threads = Array.isArray(t.threads) && t.threads.length ? t.threads : [...new Set(steps.map((s) => s.thread))].sort((a, b) => a - b);
+  const steps = (t.steps || []).map((s) => ({ ...s, thread: threadNumber(s.thread) }));
+  const threads = (Array.isArray(t.threads) && t.threads.length ? t.threads.map(threadNumber) : [...new Set(steps.map((s) => s.thread))]).sort((a, b) => a - b);
   trace.style.setProperty('--cols', threads.length);
   const cols = threads.map((th) => {
     const col = h('div', { class: 'thread-col', dataset: { thread: th } }, h('div', { class: 'col-head' }, th === 0 ? 'T0 · setup' : `T${th}`));
