@@ -104,6 +104,8 @@ const state = {
   job: null, // {id, es, what}: the job this page is watching
   leave: [], // clean-ups of the current page (listeners, streams)
   lastMatrix: null, // the last matrix result, kept across page changes
+  lastRun: new Map(), // demo -> its last run result (shown again on coming back)
+  lastCheck: new Map(), // demo -> its last check result
 };
 
 // The seed site's one-line subtitle of each group.
@@ -392,6 +394,7 @@ let statusTimer = null;
 async function pollStatus() {
   clearTimeout(statusTimer);
   const r = await api('GET', '/api/status');
+  clearTimeout(statusTimer); // another poll may have finished meanwhile: keep one timer
   const el = $('#busy');
   if (r.ok && r.data && r.data.busy) {
     const b = r.data.busy;
@@ -529,7 +532,10 @@ function renderDemo(main, name) {
       error,
       progress,
       onResult: (ev) => {
-        if (ev.kind === 'run') renderRunResult(ev, { table, notes, plot, summary });
+        if (ev.kind === 'run') {
+          state.lastRun.set(d.name, ev);
+          renderRunResult(ev, { table, notes, plot, summary });
+        }
         else error.show(`unexpected result kind "${ev.kind}"`);
       },
       onEnd: () => { if (pending) run(); },
@@ -543,12 +549,15 @@ function renderDemo(main, name) {
     return startJob('/api/check', body, {
       error,
       progress,
-      onResult: (ev) => renderCheckResult(ev, checkResult, d),
+      onResult: (ev) => {
+        state.lastCheck.set(d.name, ev);
+        renderCheckResult(ev, checkResult, d);
+      },
     });
   };
 
   const buttons = h('div', { class: 'buttons' },
-    h('button', { type: 'button', id: 'run', class: 'primary', 'data-starts-job': true, disabled: !d.run || !!state.job, onclick: run, title: d.run ? 'run it on real cores' : 'this demo has no run' }, 'Run on real cores'),
+    h('button', { type: 'button', id: 'run', class: 'primary', 'data-starts-job': d.run, disabled: !d.run || !!state.job, onclick: run, title: d.run ? 'run it on real cores' : 'this demo has no run' }, 'Run on real cores'),
     h('button', { type: 'button', id: 'cancel', 'data-cancels-job': true, disabled: !state.job, onclick: () => state.job && cancelJob(state.job.id) }, 'Cancel'),
     d.check ? h('span', { class: 'check-group' },
       h('label', { for: 'checker', class: 'inline' }, 'checker'), checker,
@@ -589,6 +598,8 @@ function renderDemo(main, name) {
     progress,
     result,
     checkResult));
+  if (state.lastRun.has(d.name)) renderRunResult(state.lastRun.get(d.name), { table, notes, plot, summary });
+  if (state.lastCheck.has(d.name)) renderCheckResult(state.lastCheck.get(d.name), checkResult, d);
 }
 
 function renderRunResult(ev, { table, notes, plot, summary }) {
