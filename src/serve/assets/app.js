@@ -723,6 +723,7 @@ function renderStep(main, name) {
       put(meta, 
         h('p', {}, h('strong', {}, `${t.checker || 'checker'}: `), t.verdict || ''),
         t.failure ? h('p', { class: 'failure' }, h('strong', {}, 'The failure: '), t.failure) : null,
+        (t.locations || []).length ? h('p', { class: 'muted' }, 'Locations: ', (t.locations || []).map((l, i) => [i ? ', ' : '', h('span', { class: 'loc-name' }, l)])) : null,
         view.steps.length ? null : h('p', { class: 'muted' }, 'No counterexample: nothing to step through for this variant.'));
       buildTrace(trace, svg, t, d.name, (k) => show(k));
       show(1, true);
