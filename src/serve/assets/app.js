@@ -676,6 +676,8 @@ function renderStep(main, name) {
   const variant = h('select', { id: 'step-variant', name: 'step-variant' }, h('option', { value: 'broken' }, 'broken'), h('option', { value: 'fixed' }, 'fixed'));
   const prev = h('button', { type: 'button', id: 'step-prev', 'aria-label': 'previous step' }, '← Prev');
   const next = h('button', { type: 'button', id: 'step-next', 'aria-label': 'next step' }, 'Next →');
+  const first = h('button', { type: 'button', id: 'step-first', 'aria-label': 'first step' }, '⇤');
+  const last = h('button', { type: 'button', id: 'step-last', 'aria-label': 'last step: the failure' }, '⇥');
   const index = h('span', { id: 'step-index', class: 'step-index', 'aria-live': 'polite' }, '0 / 0');
   const meta = h('div', { class: 'trace-meta' });
   const svg = h('svg', { id: 'hb-arrows', 'aria-hidden': 'true' });
@@ -695,8 +697,8 @@ function renderStep(main, name) {
       el.setAttribute('aria-hidden', i > view.cur - 1 ? 'true' : 'false');
     });
     index.textContent = `${view.cur} / ${view.steps.length}`;
-    prev.disabled = view.cur <= 1;
-    next.disabled = view.cur >= view.steps.length;
+    prev.disabled = first.disabled = view.cur <= 1;
+    next.disabled = last.disabled = view.cur >= view.steps.length;
     const s = view.steps[view.cur - 1];
     put(source, h('span', { class: 'muted' }, `step ${s.number} · ${threadLabel(s.thread)} · ${s.location}`), h('pre', { class: 'code' }, s.code || '(source not at hand)'),
       s.note ? h('p', { class: 'stale-note' }, s.note) : null);
@@ -733,6 +735,8 @@ function renderStep(main, name) {
 
   prev.addEventListener('click', () => view && show(view.cur - 1));
   next.addEventListener('click', () => view && show(view.cur + 1));
+  first.addEventListener('click', () => view && show(1));
+  last.addEventListener('click', () => view && show(view.steps.length));
   variant.addEventListener('change', load);
   const onKey = (e) => {
     if (e.target && ['INPUT', 'SELECT', 'TEXTAREA'].includes(e.target.tagName)) return;
@@ -741,6 +745,12 @@ function renderStep(main, name) {
       e.preventDefault();
     } else if (e.key === 'ArrowRight' && view) {
       show(view.cur + 1);
+      e.preventDefault();
+    } else if (e.key === 'Home' && view) {
+      show(1);
+      e.preventDefault();
+    } else if (e.key === 'End' && view) {
+      show(view.steps.length);
       e.preventDefault();
     }
   };
@@ -757,8 +767,8 @@ function renderStep(main, name) {
     h('h2', {}, `Step: ${d.name}`),
     h('p', { class: 'lesson' }, 'A failing execution the model checker found, one step per row and one column per thread. ',
       'Arrows run from the write to the read that took its value: ', h('span', { class: 'key-sw' }, 'solid'), ' = synchronizes-with (a release store read by an acquire load: happens-before), ',
-      h('span', { class: 'key-rf' }, 'dashed'), ' = reads-from only. A ', h('span', { class: 'stale-key' }, 'stale'), ' read took an older value than the latest store. ← / → step.'),
-    h('div', { class: 'step-controls' }, h('label', { for: 'step-variant' }, 'variant'), variant, prev, index, next,
+      h('span', { class: 'key-rf' }, 'dashed'), ' = reads-from only. A ', h('span', { class: 'stale-key' }, 'stale'), ' read took an older value than the latest store. Keys: ← / → step, Home / End.'),
+    h('div', { class: 'step-controls' }, h('label', { for: 'step-variant' }, 'variant'), variant, first, prev, index, next, last,
       d.schedulable ? h('a', { class: 'button-link', href: `#/scheduler/${d.name}` }, 'Now you be the scheduler →') : null),
     error,
     meta,
