@@ -65,6 +65,7 @@ pub mod check;
 pub mod cli;
 pub mod hw;
 pub mod lab;
+pub mod serve;
 pub mod sync;
 
 // The product's groups (the seed site's): one folder per concept.

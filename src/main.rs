@@ -7,6 +7,7 @@
 //! cargo run --release -- check message-passing --variant broken   # loom's counterexample as steps
 //! cargo run --release -- step lost-update     # replay the failing interleaving, Enter per step
 //! cargo run --release -- matrix               # every bug × every checker
+//! cargo run --release -- serve                # the same lab in a browser, on 127.0.0.1
 //! ```
 
 use std::io::{BufRead, IsTerminal, Write};
@@ -88,6 +89,12 @@ enum Command {
     },
     /// Every broken variant under every checker and on real cores: the detection matrix.
     Matrix,
+    /// The lab in a browser: a local web server on 127.0.0.1 only (Ctrl-C stops it).
+    Serve {
+        /// The port (0: any free port).
+        #[arg(long, default_value_t = 7878)]
+        port: u16,
+    },
 }
 
 /// Parses the command line: the derived commands, plus on `run` every registered demo's own
@@ -190,6 +197,7 @@ fn main() {
             matrix(cli.json);
             Ok(())
         }
+        Some(Command::Serve { port }) => serve(port),
     };
     if let Err(e) = result {
         lockfree_lab::cli::usage_error(e);
@@ -217,6 +225,28 @@ fn quiet_stderr<T>(f: impl FnOnce() -> T) -> T {
         libc::close(saved);
     }
     out
+}
+
+/// A progress line for `lockfree-lab serve`, which runs the lab as a child process with
+/// [`PROGRESS_ENV`](lockfree_lab::serve::jobs::PROGRESS_ENV) set and streams these lines to the page.
+fn progress(line: impl std::fmt::Display) {
+    if std::env::var_os(lockfree_lab::serve::jobs::PROGRESS_ENV).is_some() {
+        eprintln!("progress: {line}");
+    }
+}
+
+fn serve(port: u16) -> Result<(), UsageError> {
+    let exe = std::env::current_exe().map_err(|e| UsageError(format!("cannot find the lab's own binary: {e}")))?;
+    let handle = lockfree_lab::serve::start(lockfree_lab::serve::Config { port, exe }).map_err(|e| {
+        UsageError(format!(
+            "cannot serve on 127.0.0.1:{port}: {e} (try --port 0 for any free port)"
+        ))
+    })?;
+    println!("lockfree-lab serving on {}", handle.url());
+    println!("open it in a browser; Ctrl-C stops the server (and cancels a running job)");
+    std::io::stdout().flush().ok();
+    handle.wait();
+    Ok(())
 }
 
 fn print_json(value: &impl serde::Serialize) {
@@ -281,6 +311,7 @@ fn run(name: &str, args: RunArgs, json: bool) -> Result<(), UsageError> {
             .map_err(|e| UsageError(format!("cannot write the --svg file {}: {e}", path.display())))?;
     }
     let bar = spinner(format!("running {name} on real cores"));
+    progress(format_args!("running {name} on real cores ({} case(s))", cases.len()));
     let out = lab::run(demo, &cases, threads.map(usize::from), iterations, pin, &params);
     bar.finish_and_clear();
     let out = match out {
@@ -297,6 +328,12 @@ fn run(name: &str, args: RunArgs, json: bool) -> Result<(), UsageError> {
     } else {
         print!("{}", render::run(&out, pin));
         print!("{}", lab::plot::terminal(&out.series));
+    }
+    // `lockfree-lab serve` asks for the chart when there is one (no chart is not an error there).
+    if let Some(path) = std::env::var_os(lockfree_lab::serve::jobs::SVG_ENV) {
+        if let Ok(doc) = lab::plot::svg(&format!("lockfree-lab run {name}"), &out.series) {
+            let _ = std::fs::write(path, doc);
+        }
     }
     if let Some(path) = &svg {
         let title = format!("lockfree-lab run {name}");
@@ -338,8 +375,17 @@ fn check(
     for case in &cases {
         for &c in &checkers {
             let bar = spinner(format!("{} {name} ({})", c.name(), case.label()));
+            progress(format_args!("{} {}: exploring", c.name(), case.label()));
             let out = quiet_stderr(|| lab::check_output(demo, *case, c));
             bar.finish_and_clear();
+            progress(format_args!(
+                "{} {}: {} ({} executions, {:.0} ms)",
+                c.name(),
+                case.label(),
+                out.verdict,
+                out.executions,
+                out.millis
+            ));
             if !json {
                 println!("{}", render::check(&out));
             }
@@ -383,8 +429,16 @@ fn matrix(json: bool) {
     let bar = ProgressBar::with_draw_target(Some(bugs.len() as u64), indicatif::ProgressDrawTarget::stdout());
     bar.set_style(ProgressStyle::with_template("{bar:30} {pos}/{len} {msg}").expect("valid template"));
     let mut rows = Vec::new();
+    let total = bugs.len();
     for (demo, case) in bugs {
         bar.set_message(format!("{} ({})", demo.spec().name, case.label()));
+        progress(format_args!(
+            "{}/{} {} ({})",
+            rows.len() + 1,
+            total,
+            demo.spec().name,
+            case.label()
+        ));
         rows.push(quiet_stderr(|| lab::matrix_row(demo, case)));
         bar.inc(1);
     }

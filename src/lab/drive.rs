@@ -72,6 +72,19 @@ pub fn run(
     pin: bool,
     params: &[(String, Option<String>)],
 ) -> Result<RunOutput, UsageError> {
+    let opts = validate_run(demo, threads, iterations, pin, params)?;
+    demo.run(cases, &opts)
+}
+
+/// Checks `run`'s options against `demo`'s spec and resolves the defaults, without running
+/// anything (the web lab refuses a bad request before it starts a job).
+pub fn validate_run(
+    demo: &dyn Demo,
+    threads: Option<usize>,
+    iterations: Option<u64>,
+    pin: bool,
+    params: &[(String, Option<String>)],
+) -> Result<RunOptions, UsageError> {
     let spec = demo.spec();
     available(demo)?;
     let params = ParamValues::resolve(spec, params)?;
@@ -108,13 +121,12 @@ pub fn run(
             spec.name
         )));
     }
-    let opts = RunOptions {
+    Ok(RunOptions {
         threads,
         iterations: iterations.unwrap_or(spec.default_iterations),
         pin: if pin { Pin::Spread } else { Pin::None },
         params,
-    };
-    demo.run(cases, &opts)
+    })
 }
 
 /// What `check` says when loom "finds" a bug in a correct SeqCst-only program.

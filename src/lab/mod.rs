@@ -25,8 +25,8 @@ use crate::check::Report;
 pub use crate::litmus::Mode;
 pub use crate::Variant;
 pub use drive::{
-    cases, check_output, hardware_cell, matrix_bugs, matrix_row, replay, run, CheckOutput, LOOM_SEQCST_NOTE,
-    SHUTTLE_ITERATIONS,
+    cases, check_output, hardware_cell, matrix_bugs, matrix_row, replay, run, validate_run, CheckOutput,
+    LOOM_SEQCST_NOTE, SHUTTLE_ITERATIONS,
 };
 pub use registry::{find, DEMOS, SEED};
 
