@@ -588,7 +588,7 @@ function renderDemo(main, name) {
     h('p', { class: 'crumbs' }, h('a', { href: '#/' }, 'all demos'), ` / ${d.group} / ${d.seed_demo}`),
     h('h2', { id: 'demo-title' }, d.name),
     h('p', { id: 'lesson', class: 'lesson' }, d.lesson),
-    d.pair ? h('p', { class: 'pair' }, h('strong', {}, 'The pair: '), d.pair) : null,
+    d.pair ? h('p', { class: 'pair' }, h('strong', {}, 'The pair: '), h('span', { html: inline(d.pair) })) : null,
     abilities(d),
     d.available === false ? h('p', { class: 'warn' }, 'This build lacks the cargo feature this demo needs: the server will say which.') : null,
     links,
