@@ -46,6 +46,7 @@ function escapeHtml(s) {
 
 function seconds(ms) {
   if (ms === null || ms === undefined || Number.isNaN(ms)) return '';
+  if (ms < 1000) return `${Math.round(ms)} ms`;
   return ms < 10000 ? `${(ms / 1000).toFixed(1)} s` : `${Math.round(ms / 1000)} s`;
 }
 
