@@ -896,7 +896,12 @@ function renderScheduler(main, name) {
 
   let choices = [];
   let hintQueue = [];
-  let busy = false;
+  // Every action waits for the one before: two quick clicks are two steps, in order.
+  let chain = Promise.resolve();
+  const serial = (f) => {
+    chain = chain.then(f).catch((e) => error.show(String(e)));
+    return chain;
+  };
 
   const post = (v, cs) => api('POST', '/api/schedule', { demo: d.name, variant: v, choices: cs });
 
@@ -923,10 +928,10 @@ function renderScheduler(main, name) {
     if (play.done && play.verdict) {
       const v = play.verdict;
       verdict.classList.add(v.broken ? 'broken' : 'survived');
-      put(verdict, h('strong', {}, v.broken ? `The ${play.case || variant.value} variant broke. ` : `The ${play.case || variant.value} variant survived this schedule. `), v.text || '');
+      put(verdict, h('strong', {}, v.broken ? `It broke (${play.case || variant.value} variant): ` : 'It survived this schedule: '), v.text || '');
     } else if (play.done) {
       verdict.classList.add('survived');
-      put(verdict, h('strong', {}, 'Every thread finished: the variant survived this schedule.'));
+      put(verdict, h('strong', {}, 'Every thread finished: it survived this schedule.'));
     } else {
       put(verdict, h('span', { class: 'muted' }, 'Pick the thread that takes the next step.'));
     }
@@ -934,9 +939,7 @@ function renderScheduler(main, name) {
   };
 
   const apply = async (v, cs) => {
-    busy = true;
     const r = await post(v, cs);
-    busy = false;
     if (!r.ok) {
       error.show(r.data.error);
       return null;
@@ -946,29 +949,28 @@ function renderScheduler(main, name) {
     return r.data;
   };
 
-  const choose = async (t) => {
-    if (busy) return;
+  const choose = (t) => serial(() => {
     if (hintQueue.length && hintQueue[0] === t) hintQueue.shift();
     else hintQueue = [];
-    await apply(variant.value, [...choices, t]);
-  };
+    return apply(variant.value, [...choices, t]);
+  });
 
-  const start = () => {
+  const start = () => serial(() => {
     hintQueue = [];
     hintText.hidden = true;
     note.textContent = '';
     return apply(variant.value, []);
-  };
+  });
 
-  undo.addEventListener('click', () => {
+  undo.addEventListener('click', () => serial(() => {
     hintQueue = [];
     note.textContent = '';
-    apply(variant.value, choices.slice(0, -1));
-  });
+    return apply(variant.value, choices.slice(0, -1));
+  }));
   reset.addEventListener('click', start);
   variant.addEventListener('change', start);
 
-  hint.addEventListener('click', async () => {
+  hint.addEventListener('click', () => serial(async () => {
     const r = await api('GET', `/api/schedule/hint?demo=${encodeURIComponent(d.name)}&variant=broken`);
     if (!r.ok) {
       error.show(r.data.error);
@@ -986,17 +988,17 @@ function renderScheduler(main, name) {
       hintQueue = [];
       await apply('broken', hc);
     }
-  });
+  }));
   hintNext.addEventListener('click', () => hintQueue.length && choose(hintQueue[0]));
-  hintAll.addEventListener('click', async () => {
+  hintAll.addEventListener('click', () => serial(() => {
     const rest = hintQueue.splice(0);
-    await apply(variant.value, [...choices, ...rest]);
-  });
+    return apply(variant.value, [...choices, ...rest]);
+  }));
 
   // The same choices on the fixed variant. The fixed code may take other steps (a CAS that fails
   // retries): a choice its thread cannot take there is skipped, and once the choices run out the
   // threads left finish in order, so the round always ends with a verdict.
-  replayFixed.addEventListener('click', async () => {
+  replayFixed.addEventListener('click', () => serial(async () => {
     const wanted = choices.slice();
     variant.value = 'fixed';
     hintQueue = [];
@@ -1046,7 +1048,7 @@ function renderScheduler(main, name) {
     if (skipped.length) bits.push(`${skipped.length} choice${skipped.length === 1 ? '' : 's'} named a thread that could not run there and ${skipped.length === 1 ? 'was' : 'were'} skipped.`);
     if (added) bits.push(`The fixed code took ${added} more step${added === 1 ? '' : 's'} than your choices (a failed CAS retries): they ran in order until every thread finished.`);
     note.textContent = bits.join(' ');
-  });
+  }));
 
   main.append(h('section', { id: 'scheduler' },
     h('p', { class: 'crumbs' }, h('a', { href: `#/demo/${d.name}` }, d.name), ' / you are the scheduler'),
