@@ -1113,6 +1113,11 @@ async function renderBench(main) {
     return;
   }
   body.innerHTML = markdown(r.data.markdown || '');
+  // Each linked chart drawn under its line.
+  for (const a of $$('a[href^="/bench-report-charts/"][href$=".svg"]', body)) {
+    const holder = a.closest('li, p') || a.parentElement;
+    holder.append(h('div', { class: 'plot bench-chart' }, h('img', { src: a.getAttribute('href'), alt: `chart: ${a.textContent}`, loading: 'lazy' })));
+  }
   if (r.data.path) body.append(h('p', { class: 'muted' }, `from ${r.data.path}`));
 }
 
@@ -1126,7 +1131,12 @@ function inline(text) {
     return `\u0000${codes.length - 1}\u0000`;
   });
   s = s.replace(/!\[([^\]]*)\]\(([^)]*)\)/g, (_, alt) => `<span class="img-alt">[${alt}]</span>`);
-  s = s.replace(/\[([^\]]+)\]\(([^)\s]+)\)/g, (_, t, url) => (/^(https?:|#)/.test(url) ? `<a href="${url}" rel="noopener">${t}</a>` : t));
+  s = s.replace(/\[([^\]]+)\]\(([^)\s]+)\)/g, (_, t, url) => {
+    // The bench report links its charts relative to itself; the server serves them at one path.
+    const chart = url.match(/(?:^|\/)bench-report-charts\/([\w.-]+)$/);
+    if (chart) return `<a href="/bench-report-charts/${chart[1]}">${t}</a>`;
+    return /^(https?:|#)/.test(url) ? `<a href="${url}" rel="noopener">${t}</a>` : t;
+  });
   s = s.replace(/\*\*([^*]+)\*\*/g, '<strong>$1</strong>');
   s = s.replace(/(^|[^*])\*([^*\s][^*]*)\*/g, '$1<em>$2</em>');
   return s.replace(/\u0000(\d+)\u0000/g, (_, i) => `<code>${codes[Number(i)]}</code>`);
