@@ -13,7 +13,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Once};
 use std::time::{Duration, Instant};
 
-use crate::sync::trace::{self, Step, Value};
+use crate::sync::trace::{self, Name, Step, Value};
 
 /// The seed every shuttle run uses unless told otherwise, so runs (and executions to first
 /// failure) are reproducible.
@@ -134,6 +134,16 @@ fn payload_text(payload: &(dyn std::any::Any + Send)) -> String {
 type Body = Box<dyn Fn() + Send + Sync + 'static>;
 
 fn run(checker: String, drive: impl FnOnce(Body), scenario: impl Fn() + Send + Sync + 'static) -> Report {
+    run_traced(checker, drive, scenario).0
+}
+
+/// [`run`], also returning the last execution's whole trace and the locations it named (the
+/// trace of a passing execution too: the scheduler game shows it).
+fn run_traced(
+    checker: String,
+    drive: impl FnOnce(Body),
+    scenario: impl Fn() + Send + Sync + 'static,
+) -> (Report, Vec<Step>, Vec<Name>) {
     install_hook();
     let executions = Arc::new(AtomicU64::new(0));
     let counted = Arc::clone(&executions);
@@ -150,7 +160,7 @@ fn run(checker: String, drive: impl FnOnce(Body), scenario: impl Fn() + Send + S
     let outcome = panic::catch_unwind(AssertUnwindSafe(|| drive(body)));
     let elapsed = start.elapsed();
     QUIET.with(|q| q.set(false));
-    trace::stop();
+    let (steps, names) = trace::stop_named();
     let caught = CAUGHT.with(|c| c.borrow_mut().take());
     let failure = outcome.err().map(|payload| {
         caught.unwrap_or_else(|| Failure {
@@ -158,13 +168,14 @@ fn run(checker: String, drive: impl FnOnce(Body), scenario: impl Fn() + Send + S
             trace: Vec::new(),
         })
     });
-    Report {
+    let report = Report {
         checker,
         // ORDERING: Relaxed — the checker ran on this OS thread and has returned.
         executions: executions.load(Ordering::Relaxed),
         elapsed,
         failure,
-    }
+    };
+    (report, steps, names)
 }
 
 /// Explores every interleaving (and every value a relaxed load may read) with loom, up to
@@ -201,6 +212,23 @@ pub fn shuttle_random(iterations: usize, seed: u64, scenario: impl Fn() + Send +
     )
 }
 
+/// Runs `scenario` once under shuttle with `scheduler` deciding every step (the scheduler game's
+/// own scheduler), tracing it. Returns the report (a failure if the scenario panicked), the
+/// execution's whole trace, passing or not, and the locations it named.
+pub fn shuttle_scheduled(
+    scheduler: impl ::shuttle::scheduler::Scheduler + 'static,
+    scenario: impl Fn() + Send + Sync + 'static,
+) -> (Report, Vec<Step>, Vec<Name>) {
+    let runner = ::shuttle::Runner::new(scheduler, shuttle_config());
+    run_traced(
+        "shuttle (scheduled)".into(),
+        move |body| {
+            runner.run(body);
+        },
+        scenario,
+    )
+}
+
 /// Runs `iterations` schedules with shuttle's PCT scheduler at bug depth `depth` (≥ 2 finds
 /// ordering bugs between two threads; depth 1 never preempts), seeded with `seed`.
 pub fn shuttle_pct(iterations: usize, depth: usize, seed: u64, scenario: impl Fn() + Send + Sync + 'static) -> Report {
@@ -215,9 +243,10 @@ pub fn shuttle_pct(iterations: usize, depth: usize, seed: u64, scenario: impl Fn
     )
 }
 
-/// One counterexample step made readable: the trace step, the algorithm's source line, and a
-/// note where a load read a value older than the latest store the schedule had already made
-/// (a *stale* read, possible only through weak ordering).
+/// One counterexample step made readable: the trace step, the algorithm's source line, a note
+/// where a load read a value older than the latest store the schedule had already made (a
+/// *stale* read, possible only through weak ordering), and the happens-before edges it takes part
+/// in.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct ReadableStep {
     /// 1-based step number.
@@ -230,12 +259,17 @@ pub struct ReadableStep {
     pub code: String,
     /// Which atomic (`#0`, `#1`… in order of first use; empty for fences).
     pub object: String,
+    /// The atomic's name (`head`, `next[A]`), or `#N` when the structure did not name it (empty
+    /// for fences).
+    pub name: String,
     /// `load`, `store`, `compare_exchange`…
     pub operation: String,
     /// The ordering(s) used.
     pub ordering: String,
     /// The value read or written, as text: `-> 1`, `<- 42`, `0 -> 1`, `3 -> 4: ok`…
     pub value: String,
+    /// [`value`](Self::value) printed through the location's format: `-> A/tag 2`, `<- nil`.
+    pub shown: String,
     /// `stale: the latest store to #1 was 42` or empty.
     pub note: String,
     /// The value read (a number or a boolean; `null` for stores, fences and plain accesses).
@@ -246,6 +280,13 @@ pub struct ReadableStep {
     pub expected: Option<Value>,
     /// Whether a compare-exchange succeeded (`null` for every other operation).
     pub succeeded: Option<bool>,
+    /// For a step that reads: the number of the step whose write it read (the latest earlier
+    /// write of the value read to the same atomic; `null`: the initial value).
+    pub reads_from: Option<usize>,
+    /// The same step number when that write and this read form a release→acquire pair (the write
+    /// Release, AcqRel or SeqCst, or a read-modify-write continuing a release sequence; the read
+    /// Acquire, AcqRel or SeqCst, a failed CAS by its failure ordering): a synchronizes-with edge.
+    pub synchronizes_with: Option<usize>,
 }
 
 /// Reads line `line` of `file` (a path relative to this crate's root, as `Location` gives it).
@@ -257,19 +298,58 @@ pub fn source_line(file: &str, line: u32) -> String {
         .unwrap_or_default()
 }
 
-/// Makes a failing trace readable: source lines, and stale reads marked.
+/// The orderings a step read and wrote with: a CAS's success ordering for its write and for the
+/// read of a success, its failure ordering for the read of a failure.
+fn step_orderings(step: &Step) -> (&str, &str) {
+    let (success, failure) = step
+        .ordering
+        .split_once('/')
+        .unwrap_or((&step.ordering, &step.ordering));
+    let read = if step.succeeded == Some(false) {
+        failure
+    } else {
+        success
+    };
+    (read, success)
+}
+
+fn is_acquire(ordering: &str) -> bool {
+    matches!(ordering, "Acquire" | "AcqRel" | "SeqCst")
+}
+
+fn is_release(ordering: &str) -> bool {
+    matches!(ordering, "Release" | "AcqRel" | "SeqCst")
+}
+
+/// One write the edges may read from: its step number, the value, and whether an acquire read of
+/// it synchronizes (a release write, or a read-modify-write continuing a release sequence).
+struct Write {
+    number: usize,
+    value: Value,
+    releases: bool,
+}
+
+/// Makes a failing trace readable: source lines, names, stale reads marked, and the reads-from
+/// and synchronizes-with edges.
 ///
 /// A read is stale when it differs from the latest value the schedule had already written to
 /// that atomic (or, before any write, from the first value read from it).
 pub fn readable(trace: &[Step]) -> Vec<ReadableStep> {
     let mut latest: std::collections::HashMap<usize, Value> = std::collections::HashMap::new();
+    let mut writes: std::collections::HashMap<usize, Vec<Write>> = std::collections::HashMap::new();
     let mut out = Vec::with_capacity(trace.len());
     for (i, step) in trace.iter().enumerate() {
+        let number = i + 1;
         let mut note = String::new();
+        let (mut reads_from, mut synchronizes_with) = (None, None);
         if let Some(obj) = step.object {
             if let (Some(read), Some(last)) = (step.read, latest.get(&obj)) {
                 if *last != read {
-                    note = format!("stale: the latest store to #{obj} was {last}");
+                    note = format!(
+                        "stale: the latest store to {} was {}",
+                        step.location_name(),
+                        step.show(*last)
+                    );
                 }
             }
             if let Some(written) = step.written {
@@ -277,21 +357,45 @@ pub fn readable(trace: &[Step]) -> Vec<ReadableStep> {
             } else if let Some(read) = step.read {
                 latest.entry(obj).or_insert(read);
             }
+            let (read_ordering, write_ordering) = step_orderings(step);
+            let history = writes.entry(obj).or_default();
+            let mut continues_release = false;
+            if let Some(read) = step.read {
+                if let Some(w) = history.iter().rev().find(|w| w.value == read) {
+                    reads_from = Some(w.number);
+                    continues_release = w.releases;
+                    if w.releases && is_acquire(read_ordering) {
+                        synchronizes_with = Some(w.number);
+                    }
+                }
+            }
+            if let Some(value) = step.written {
+                let rmw = step.read.is_some();
+                history.push(Write {
+                    number,
+                    value,
+                    releases: is_release(write_ordering) || (rmw && continues_release),
+                });
+            }
         }
         out.push(ReadableStep {
-            number: i + 1,
+            number,
             thread: format!("T{}", step.thread),
             location: format!("{}:{}", step.location.file(), step.location.line()),
             code: source_line(step.location.file(), step.location.line()),
             object: step.object.map(|o| format!("#{o}")).unwrap_or_default(),
+            name: step.location_name(),
             operation: step.op.to_string(),
             ordering: step.ordering.clone(),
             value: step.detail(),
+            shown: step.detail_named(),
             note,
             read: step.read,
             written: step.written,
             expected: step.expected,
             succeeded: step.succeeded,
+            reads_from,
+            synchronizes_with,
         });
     }
     out
@@ -333,6 +437,7 @@ mod tests {
             written: written.map(Value::Int),
             expected: None,
             succeeded: None,
+            name: None,
         }
     }
 
@@ -377,6 +482,99 @@ mod tests {
         ];
         let notes: Vec<String> = readable(&trace).into_iter().map(|s| s.note).collect();
         assert_eq!(notes, ["", "stale: the latest store to #0 was 5", ""]);
+    }
+
+    /// `step` with `ordering`.
+    #[track_caller]
+    fn ordered(
+        thread: usize,
+        object: usize,
+        op: &'static str,
+        ordering: &str,
+        read: Option<u64>,
+        written: Option<u64>,
+    ) -> Step {
+        Step {
+            ordering: ordering.into(),
+            ..step(thread, object, op, read, written)
+        }
+    }
+
+    /// `(reads_from, synchronizes_with)` of every step.
+    fn edges(trace: &[Step]) -> Vec<(Option<usize>, Option<usize>)> {
+        readable(trace)
+            .iter()
+            .map(|s| (s.reads_from, s.synchronizes_with))
+            .collect()
+    }
+
+    #[test]
+    fn a_release_store_read_by_an_acquire_load_is_a_synchronizes_with_edge() {
+        let trace = [
+            ordered(1, 0, "store", "Relaxed", None, Some(42)),
+            ordered(1, 1, "store", "Release", None, Some(1)),
+            ordered(2, 1, "load", "Acquire", Some(1), None),
+            ordered(2, 0, "load", "Relaxed", Some(42), None),
+        ];
+        assert_eq!(
+            edges(&trace),
+            [(None, None), (None, None), (Some(2), Some(2)), (Some(1), None)]
+        );
+    }
+
+    /// The twin: the same pair with Relaxed on either side reads from the store but does not
+    /// synchronize with it.
+    #[test]
+    fn a_relaxed_pair_reads_from_but_does_not_synchronize() {
+        for (store, load) in [("Relaxed", "Acquire"), ("Release", "Relaxed"), ("Relaxed", "Relaxed")] {
+            let trace = [
+                ordered(1, 1, "store", store, None, Some(1)),
+                ordered(2, 1, "load", load, Some(1), None),
+            ];
+            assert_eq!(edges(&trace), [(None, None), (Some(1), None)], "{store} -> {load}");
+        }
+    }
+
+    #[test]
+    fn a_read_of_the_initial_value_reads_from_no_step_and_the_latest_equal_write_wins() {
+        let trace = [
+            ordered(2, 0, "load", "Acquire", Some(0), None),
+            ordered(1, 0, "store", "Release", None, Some(5)),
+            ordered(1, 0, "store", "Relaxed", None, Some(6)),
+            ordered(1, 0, "store", "Relaxed", None, Some(5)),
+            ordered(2, 0, "load", "Acquire", Some(5), None),
+        ];
+        let e = edges(&trace);
+        assert_eq!(e[0], (None, None));
+        assert_eq!(e[4], (Some(4), None), "the relaxed store of 5 is the latest 5");
+    }
+
+    #[test]
+    fn a_relaxed_read_modify_write_continues_the_release_sequence() {
+        let trace = [
+            ordered(0, 0, "store", "Release", None, Some(1)),
+            ordered(1, 0, "fetch_add", "Relaxed", Some(1), Some(2)),
+            ordered(2, 0, "load", "Acquire", Some(2), None),
+            ordered(2, 0, "store", "Relaxed", None, Some(7)),
+            ordered(1, 0, "fetch_add", "Relaxed", Some(7), Some(8)),
+            ordered(2, 0, "load", "Acquire", Some(8), None),
+        ];
+        let e = edges(&trace);
+        assert_eq!(e[1], (Some(1), None), "a Relaxed RMW does not acquire");
+        assert_eq!(e[2], (Some(2), Some(2)), "the RMW carries the Release store's sequence");
+        assert_eq!(e[5], (Some(5), None), "a Relaxed store ends the release sequence");
+    }
+
+    #[test]
+    fn a_failed_cas_acquires_by_its_failure_ordering() {
+        let cas = |ordering: &str| Step {
+            expected: Some(Value::Int(0)),
+            succeeded: Some(false),
+            ..ordered(2, 0, "compare_exchange", ordering, Some(3), None)
+        };
+        let store = ordered(1, 0, "store", "Release", None, Some(3));
+        assert_eq!(edges(&[store.clone(), cas("Relaxed/Acquire")])[1], (Some(1), Some(1)));
+        assert_eq!(edges(&[store, cas("Acquire/Relaxed")])[1], (Some(1), None));
     }
 
     /// The last step of the failing execution of `report` (its scenario panics on purpose).

@@ -136,7 +136,7 @@ pub const LOOM_SEQCST_NOTE: &str = "loom reports a bug here, but this is loom's 
      see loom pass";
 
 /// True when `report` is loom's known SeqCst false positive for `demo` at `case`: not a detection.
-fn is_false_positive(demo: &dyn Demo, case: Case, checker: Checker, report: &Report) -> bool {
+pub(super) fn is_false_positive(demo: &dyn Demo, case: Case, checker: Checker, report: &Report) -> bool {
     checker == Checker::Loom
         && report.failure.is_some()
         && matches!((case, demo.spec().loom_false_positive), (Case::Mode(m), Some(fp)) if m == fp)

@@ -16,6 +16,8 @@ mod drive;
 pub mod plot;
 pub mod registry;
 pub mod render;
+pub mod sched;
+pub mod trace_view;
 
 use std::fmt;
 
@@ -29,6 +31,8 @@ pub use drive::{
     LOOM_SEQCST_NOTE, SHUTTLE_ITERATIONS,
 };
 pub use registry::{find, DEMOS, SEED};
+pub use sched::{hint, play, Play};
+pub use trace_view::{parse_case, trace_view, TraceView};
 
 /// The seed site's four groups, in its order.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -515,6 +519,14 @@ pub trait Demo: Sync {
         None
     }
 
+    /// The shuttle scenario of `case` for the "you are the scheduler" game ([`sched`]): the same
+    /// scenario (and algorithm code) the checkers check, with two spawned threads beside the main
+    /// one, which only builds, joins and checks. `None`: the demo has no such game.
+    fn shuttle_scenario(&self, case: Case) -> Option<Scenario> {
+        let _ = case;
+        None
+    }
+
     /// Runs the broken variant on real cores for the matrix (only asked when the bug class lets
     /// real cores show it).
     fn detect_on_cores(&self, case: Case) -> Detection {
@@ -522,6 +534,9 @@ pub trait Demo: Sync {
         Detection::Blind("not run".into())
     }
 }
+
+/// A model scenario the lab runs under a scheduler of its own ([`Demo::shuttle_scenario`]).
+pub type Scenario = Box<dyn Fn() + Send + Sync + 'static>;
 
 /// What a real-core run of a broken variant showed, for the matrix.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -245,6 +245,7 @@ fn route(method: &Method, path: &str, query: &str, body: &Value, jobs: &Arc<Jobs
             Ok(serde_json::to_value(replay).expect("serializes"))
         }),
         (Method::Get, "/api/bench-report") => bench_report(),
+        (Method::Get, p) if p.starts_with("/bench-report-charts/") => bench_chart(p),
         (_, p) if p.starts_with("/api/") => Reply::error(404, format!("no route {method} {p}")),
         (Method::Get, p) => Reply::error(404, format!("no page {p}: the lab is at /")),
         _ => Reply::error(405, format!("{method} is not accepted here")),
@@ -541,6 +542,29 @@ fn bench_report() -> Reply {
             404,
             "no bench report yet: run scripts/bench-report (it writes target/bench-report.md)",
         ),
+    }
+}
+
+/// `/bench-report-charts/DEMO.svg` (or `.txt`): a chart the bench report links. Only a registered
+/// demo's name is looked up, in the one directory `scripts/bench-report` writes.
+fn bench_chart(path: &str) -> Reply {
+    let file = path.trim_start_matches("/bench-report-charts/");
+    let (name, content_type) = match (file.strip_suffix(".svg"), file.strip_suffix(".txt")) {
+        (Some(n), _) => (n, "image/svg+xml"),
+        (_, Some(n)) => (n, "text/plain"),
+        _ => return Reply::error(404, "a bench chart is DEMO.svg or DEMO.txt"),
+    };
+    if !registry::names().contains(&name) {
+        return Reply::error(404, format!("no demo `{}` has a bench chart", escape(name)));
+    }
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/bench-report-charts");
+    match std::fs::read_to_string(dir.join(file)) {
+        Ok(body) => Reply {
+            status: 200,
+            content_type,
+            body,
+        },
+        Err(_) => Reply::error(404, format!("no chart for `{name}` yet: run scripts/bench-report")),
     }
 }
 

@@ -10,6 +10,12 @@ pub use std::hint::spin_loop;
 /// Exponential backoff for spin loops: crossbeam-utils' own (spin, then yield to the OS).
 pub use crossbeam_utils::Backoff;
 
+/// Names an atomic for the checkers' trace: nothing to do on real cores.
+#[inline(always)]
+pub fn name_location<T>(atomic: &T, name: impl FnOnce() -> String, format: Option<crate::sync::trace::Format>) {
+    let _ = (atomic, name, format);
+}
+
 /// A cell whose contents are shared by a protocol, with loom's closure API so algorithm code is
 /// identical on every backend. On real hardware `with`/`with_mut` compile to a bare pointer.
 #[derive(Debug)]

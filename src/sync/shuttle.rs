@@ -86,6 +86,12 @@ impl<T> UnsafeCell<T> {
 
 super::checker_backoff!();
 
+/// Names `atomic` (a traced atomic of this backend) in the trace: `head`, `next[A]`; its values
+/// print through `format` (see [`super::trace::name`]). Only while tracing is on; free otherwise.
+pub fn name_location<T>(atomic: &T, name: impl FnOnce() -> String, format: Option<super::trace::Format>) {
+    super::trace::name(atomic as *const T as usize, name, format);
+}
+
 super::traced_int!(AtomicUsize, ::shuttle::sync::atomic::AtomicUsize, usize, thread_index);
 super::traced_int!(AtomicU32, ::shuttle::sync::atomic::AtomicU32, u32, thread_index);
 super::traced_int!(AtomicU64, ::shuttle::sync::atomic::AtomicU64, u64, thread_index);

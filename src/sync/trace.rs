@@ -10,11 +10,20 @@
 //! A step keeps what the operation read and wrote as typed [`Value`]s; its text (`-> 1`,
 //! `3 -> 4: ok`…) is derived from them when it is printed. This module knows no checker: each
 //! backend passes its own [`ThreadIndex`] function in, called only while tracing is on.
+//!
+//! **Named locations.** A structure may name its atomics for the trace ([`name`], reached through
+//! each backend's `name_location`): `head`, `next[A]`, `slot[1]`, with a [`Format`] that prints
+//! their values the way the lesson speaks of them (a null index as `nil`, a tagged head as
+//! `A/tag 3`). The names live in a thread-local registry keyed by the atomic's address, cleared
+//! with the log by [`begin_execution`]; each [`Step`] carries the name its atomic had when it ran.
+//! An atomic nobody named keeps its number, `#N`.
 
 use std::cell::{Cell, RefCell};
+use std::collections::HashMap;
 use std::fmt;
 use std::panic::Location;
 use std::sync::atomic::Ordering;
+use std::sync::Arc;
 
 /// A backend's way to name the model thread running now: 0 is the model's main thread, spawned
 /// threads count from 1 (`None` if the checker cannot tell).
@@ -69,6 +78,37 @@ impl From<usize> for Value {
     }
 }
 
+/// How a named location's values print (`A/tag 3`, `nil`); shared by every step on it.
+pub type Format = Arc<dyn Fn(Value) -> String + Send + Sync>;
+
+/// A location's name for the trace, and how its values print.
+#[derive(Clone)]
+pub struct Name {
+    /// `head`, `next[A]`, `slot[1]`, `ready`…
+    pub text: Arc<str>,
+    /// How its values print (`None`: as numbers and booleans).
+    pub format: Option<Format>,
+}
+
+impl Name {
+    /// `value` as this location's values print.
+    pub fn show(&self, value: Value) -> String {
+        match &self.format {
+            Some(f) => f(value),
+            None => value.to_string(),
+        }
+    }
+}
+
+impl fmt::Debug for Name {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Name")
+            .field("text", &self.text)
+            .field("format", &self.format.is_some())
+            .finish()
+    }
+}
+
 /// One atomic operation of one model thread.
 #[derive(Clone, Debug)]
 pub struct Step {
@@ -94,6 +134,8 @@ pub struct Step {
     pub expected: Option<Value>,
     /// Whether a compare-exchange succeeded (`None` for every other operation).
     pub succeeded: Option<bool>,
+    /// The name the atomic was given ([`name`]), if any.
+    pub name: Option<Name>,
 }
 
 impl Step {
@@ -101,17 +143,53 @@ impl Step {
     /// `0 -> 1` (a read-modify-write), `3 -> 4: ok` / `expected 3, found 4: failed` (a
     /// compare-exchange), empty (a fence or a plain cell access). Derived from the typed fields.
     pub fn detail(&self) -> String {
-        Detail(self).to_string()
+        Detail(self, false).to_string()
+    }
+
+    /// [`Step::detail`] with the values printed through the location's [`Format`]
+    /// (`A/tag 2 -> B/tag 3: ok`, `-> nil`); the same as `detail` for an unnamed atomic.
+    pub fn detail_named(&self) -> String {
+        Detail(self, true).to_string()
+    }
+
+    /// The location's name, or `#N` for an unnamed atomic (empty for a fence).
+    pub fn location_name(&self) -> String {
+        match (&self.name, self.object) {
+            (Some(name), _) => name.text.to_string(),
+            (None, Some(obj)) => format!("#{obj}"),
+            (None, None) => String::new(),
+        }
+    }
+
+    /// `value` as this step's location prints it.
+    pub fn show(&self, value: Value) -> String {
+        match &self.name {
+            Some(name) => name.show(value),
+            None => value.to_string(),
+        }
     }
 }
 
-/// Writes a step's [`Step::detail`] without allocating.
-struct Detail<'a>(&'a Step);
+/// Writes a step's [`Step::detail`] (through its location's format when `.1`).
+struct Detail<'a>(&'a Step, bool);
+
+/// A value as [`Detail`] prints it.
+struct Shown<'a>(&'a Step, bool, Value);
+
+impl fmt::Display for Shown<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match (&self.0.name, self.1) {
+            (Some(name), true) => f.write_str(&name.show(self.2)),
+            _ => fmt::Display::fmt(&self.2, f),
+        }
+    }
+}
 
 impl fmt::Display for Detail<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let s = self.0;
-        match (s.succeeded, s.expected, s.read, s.written) {
+        let v = |value| Shown(s, self.1, value);
+        match (s.succeeded, s.expected.map(v), s.read.map(v), s.written.map(v)) {
             (Some(true), Some(expected), _, Some(new)) => write!(f, "{expected} -> {new}: ok"),
             (Some(false), Some(expected), Some(found), _) => {
                 write!(f, "expected {expected}, found {found}: failed")
@@ -130,13 +208,16 @@ impl fmt::Display for Step {
         if let Some(obj) = self.object {
             write!(f, "#{obj} ")?;
         }
-        write!(f, "{}({}) {}", self.op, self.ordering, Detail(self))
+        write!(f, "{}({}) {}", self.op, self.ordering, Detail(self, false))
     }
 }
 
 struct Log {
     steps: Vec<Step>,
     objects: Vec<usize>,
+    /// Named locations by address, and the order they were named in.
+    names: HashMap<usize, Name>,
+    named: Vec<usize>,
 }
 
 thread_local! {
@@ -150,30 +231,87 @@ pub fn start() {
         *l.borrow_mut() = Some(Log {
             steps: Vec::new(),
             objects: Vec::new(),
+            names: HashMap::new(),
+            named: Vec::new(),
         });
     });
     ON.with(|on| on.set(true));
 }
 
-/// Clears the log: call first thing in every model execution.
+/// Clears the log and the named locations: call first thing in every model execution.
 pub fn begin_execution() {
     LOG.with(|l| {
         if let Some(log) = l.borrow_mut().as_mut() {
             log.steps.clear();
             log.objects.clear();
+            log.names.clear();
+            log.named.clear();
         }
     });
 }
 
+/// Names the atomic at `address` (the address its shim passes to [`record`]) for the rest of this
+/// execution, if tracing is on: later steps on it carry `name` and print values through `format`.
+/// Naming an address again renames it.
+pub fn name(address: usize, name: impl FnOnce() -> String, format: Option<Format>) {
+    if ON.with(Cell::get) {
+        LOG.with(|l| {
+            if let Some(log) = l.borrow_mut().as_mut() {
+                let named = Name {
+                    text: name().into(),
+                    format,
+                };
+                if log.names.insert(address, named).is_none() {
+                    log.named.push(address);
+                }
+            }
+        });
+    }
+}
+
+/// The locations named so far in this execution, in the order they were named.
+pub fn named_locations() -> Vec<Name> {
+    LOG.with(|l| {
+        l.borrow()
+            .as_ref()
+            .map(|log| log.named.iter().map(|a| log.names[a].clone()).collect())
+            .unwrap_or_default()
+    })
+}
+
 /// Turns tracing off and returns the steps of the last execution.
 pub fn stop() -> Vec<Step> {
+    stop_named().0
+}
+
+/// Turns tracing off and returns the steps of the last execution and the locations it named, in
+/// the order they were named.
+pub fn stop_named() -> (Vec<Step>, Vec<Name>) {
     ON.with(|on| on.set(false));
-    LOG.with(|l| l.borrow_mut().take().map(|log| log.steps).unwrap_or_default())
+    LOG.with(|l| {
+        l.borrow_mut()
+            .take()
+            .map(|mut log| {
+                let named = log.named.iter().filter_map(|a| log.names.remove(a)).collect();
+                (log.steps, named)
+            })
+            .unwrap_or_default()
+    })
 }
 
 /// A copy of the steps logged so far in this execution (for a model's own failure message).
 pub fn snapshot() -> Vec<Step> {
     LOG.with(|l| l.borrow().as_ref().map(|log| log.steps.clone()).unwrap_or_default())
+}
+
+/// How many steps logged so far in this execution satisfy `which` (a scheduler counting the
+/// steps it has let happen, without copying the log).
+pub fn count(which: impl Fn(&Step) -> bool) -> usize {
+    LOG.with(|l| {
+        l.borrow()
+            .as_ref()
+            .map_or(0, |log| log.steps.iter().filter(|s| which(s)).count())
+    })
 }
 
 /// What one operation read and wrote, before it becomes a [`Step`].
@@ -260,6 +398,7 @@ fn push(thread: ThreadIndex, object: usize, op: &'static str, access: Access, lo
     LOG.with(|l| {
         let mut l = l.borrow_mut();
         let Some(log) = l.as_mut() else { return };
+        let name = log.names.get(&object).cloned();
         let object = (object != 0).then(|| match log.objects.iter().position(|&o| o == object) {
             Some(i) => i,
             None => {
@@ -277,6 +416,7 @@ fn push(thread: ThreadIndex, object: usize, op: &'static str, access: Access, lo
             written: access.written,
             expected: access.expected,
             succeeded: access.succeeded,
+            name,
         });
     });
 }
@@ -303,6 +443,7 @@ mod tests {
             written,
             expected,
             succeeded,
+            name: None,
         }
     }
 

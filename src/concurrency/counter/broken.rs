@@ -48,6 +48,11 @@ impl Counter {
         }
     }
 
+    /// Names the count for the checkers' trace (`count`). Nothing on real cores.
+    pub fn name_locations(&self) {
+        super::sync::name_location(&self.value, || "count".into(), None);
+    }
+
     /// The current count.
     pub fn get(&self) -> u64 {
         // ORDERING: Relaxed [count] — callers join the incrementing threads first.

@@ -5,7 +5,7 @@ use super::{loom, run_on_cores, shuttle, Method};
 use crate::check::Report;
 use crate::hw::Pin;
 use crate::lab::{
-    BugClass, Can, Case, Checker, Demo, Detection, Figure, Group, Row, RunOptions, RunOutput, Spec, Threads,
+    BugClass, Can, Case, Checker, Demo, Detection, Figure, Group, Row, RunOptions, RunOutput, Scenario, Spec, Threads,
     UsageError, Variant, Variants, NO_ITERATION_LIMIT,
 };
 
@@ -104,6 +104,18 @@ impl Demo for CounterDemo {
                 shuttle::scenario::two_increments::<shuttle::fixed::Counter>(cas);
             }),
         }
+    }
+
+    fn shuttle_scenario(&self, case: Case) -> Option<Scenario> {
+        let cas = self.method == Method::Cas;
+        Some(match case.variant() {
+            Variant::Broken => Box::new(move || {
+                shuttle::scenario::two_increments::<shuttle::broken::Counter>(cas);
+            }),
+            Variant::Fixed => Box::new(move || {
+                shuttle::scenario::two_increments::<shuttle::fixed::Counter>(cas);
+            }),
+        })
     }
 
     fn detect_on_cores(&self, _case: Case) -> Detection {

@@ -61,6 +61,8 @@ pub trait Count: Default + Send + Sync + 'static {
     fn increment_cas(&self) -> u64;
     /// The current count.
     fn get(&self) -> u64;
+    /// `name_locations`.
+    fn name_locations(&self);
 }
 
 macro_rules! impl_count {
@@ -75,6 +77,9 @@ macro_rules! impl_count {
             }
             fn get(&self) -> u64 {
                 <$ty>::get(self)
+            }
+            fn name_locations(&self) {
+                <$ty>::name_locations(self)
             }
         }
     )+};

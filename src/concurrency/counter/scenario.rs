@@ -6,6 +6,7 @@ use crate::counter::Count;
 /// Panics with `lost update` when an increment vanished.
 pub fn two_increments<C: Count>(use_cas: bool) -> u64 {
     let counter = Arc::new(C::default());
+    counter.name_locations();
     let workers: Vec<_> = (0..2)
         .map(|_| {
             let counter = Arc::clone(&counter);

@@ -4,8 +4,8 @@ use super::{loom, run_on_cores, shuttle, Litmus, Mode};
 use crate::check::Report;
 use crate::hw::Pin;
 use crate::lab::{
-    BugClass, Can, Case, Checker, Demo, Detection, Figure, Group, Reordering, Row, RunOptions, RunOutput, Spec,
-    Threads, UsageError, Variants,
+    BugClass, Can, Case, Checker, Demo, Detection, Figure, Group, Reordering, Row, RunOptions, RunOutput, Scenario,
+    Spec, Threads, UsageError, Variants,
 };
 
 /// Litmus runs keep both threads' outcome of every round (16 bytes each) to compare them.
@@ -25,6 +25,9 @@ pub struct LitmusDemo {
     shuttle_scenario: fn(Mode),
     /// The real-core run, where there is one.
     on_cores: Option<Litmus>,
+    /// Whether the "you are the scheduler" game runs it (two threads whose steps a learner can
+    /// order).
+    schedulable: bool,
 }
 
 const fn spec(
@@ -82,6 +85,7 @@ pub static MESSAGE_PASSING: LitmusDemo = LitmusDemo {
     loom_scenario: loom::scenario::message_passing,
     shuttle_scenario: shuttle::scenario::message_passing,
     on_cores: Some(Litmus::MessagePassing),
+    schedulable: true,
 };
 
 /// `store-buffering`: each thread stores, then loads the other's variable.
@@ -98,6 +102,7 @@ pub static STORE_BUFFERING: LitmusDemo = LitmusDemo {
     loom_scenario: loom::scenario::store_buffering,
     shuttle_scenario: shuttle::scenario::store_buffering,
     on_cores: Some(Litmus::StoreBuffering),
+    schedulable: false,
 };
 
 /// `iriw`: two writers, two readers that may disagree on the writes' order.
@@ -114,6 +119,7 @@ pub static IRIW: LitmusDemo = LitmusDemo {
     loom_scenario: loom::scenario::iriw,
     shuttle_scenario: shuttle::scenario::iriw,
     on_cores: None,
+    schedulable: false,
 };
 
 impl Demo for LitmusDemo {
@@ -158,6 +164,12 @@ impl Demo for LitmusDemo {
         };
         let mode = case.mode();
         checker.explore(threads, move || scenario(mode))
+    }
+
+    fn shuttle_scenario(&self, case: Case) -> Option<Scenario> {
+        let scenario = self.shuttle_scenario;
+        let mode = case.mode();
+        self.schedulable.then(|| Box::new(move || scenario(mode)) as Scenario)
     }
 
     fn detect_on_cores(&self, case: Case) -> Detection {

@@ -24,6 +24,12 @@ impl MessagePassing {
         self.ready.store(false, Ordering::Relaxed);
     }
 
+    /// Names `data` and `ready` for the checkers' trace. Nothing on real cores.
+    pub fn name_locations(&self) {
+        super::sync::name_location(&self.data, || "data".into(), None);
+        super::sync::name_location(&self.ready, || "ready".into(), None);
+    }
+
     /// The writer: `data = 42; ready = true`.
     pub fn write(&self, mode: Mode) {
         // ORDERING: the mode's payload ordering [mp-data] — Relaxed except in SeqCst mode; the flag orders it.

@@ -6,6 +6,7 @@ use crate::litmus::Mode;
 /// MP: panics with `stale read` if the reader saw `ready` but not the data.
 pub fn message_passing(mode: Mode) {
     let mp = Arc::new(super::mp::MessagePassing::default());
+    mp.name_locations();
     let writer = {
         let mp = Arc::clone(&mp);
         thread::spawn(move || mp.write(mode))

@@ -57,6 +57,17 @@ impl<T, S: Slot<T>> Queue<T, S> {
         }
     }
 
+    /// Names `head`, `tail` and each slot (`slot[1]`) for the checkers' trace; positions print as
+    /// their index and lap (`1`, `0 (lap 1)`). Nothing on real cores.
+    pub fn name_locations(&self) {
+        let format = || Some(crate::mpmc::position_format(self.one_lap));
+        super::sync::name_location(&*self.head, || "head".into(), format());
+        super::sync::name_location(&*self.tail, || "tail".into(), format());
+        for (i, entry) in self.entries.iter().enumerate() {
+            entry.value.name_location(format!("slot[{i}]"));
+        }
+    }
+
     /// The number of slots.
     pub fn capacity(&self) -> usize {
         self.capacity

@@ -4,7 +4,7 @@ use super::{loom, run_on_cores, shuttle};
 use crate::check::Report;
 use crate::hw::Pin;
 use crate::lab::{
-    BugClass, Can, Case, Checker, Demo, Detection, Figure, Group, Row, RunOptions, RunOutput, Spec, Threads,
+    BugClass, Can, Case, Checker, Demo, Detection, Figure, Group, Row, RunOptions, RunOutput, Scenario, Spec, Threads,
     UsageError, Variant, Variants,
 };
 
@@ -108,6 +108,18 @@ impl Demo for MpmcDemo {
                 shuttle::scenario::one_producer_one_consumer::<shuttle::fixed::Queue<u64, ShuttleAtomic>>(2)
             }),
         }
+    }
+
+    fn shuttle_scenario(&self, case: Case) -> Option<Scenario> {
+        use shuttle::slot::AtomicSlot as ShuttleAtomic;
+        Some(match case.variant() {
+            Variant::Broken => Box::new(|| {
+                shuttle::scenario::one_producer_one_consumer::<shuttle::broken::Queue<u64, ShuttleAtomic>>(2)
+            }),
+            Variant::Fixed => Box::new(|| {
+                shuttle::scenario::one_producer_one_consumer::<shuttle::fixed::Queue<u64, ShuttleAtomic>>(2)
+            }),
+        })
     }
 
     fn detect_on_cores(&self, _case: Case) -> Detection {

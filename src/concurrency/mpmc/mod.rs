@@ -175,6 +175,27 @@ pub trait Slot<T> {
     /// # Safety
     /// As for [`Slot::read`], and the caller has exclusive access.
     unsafe fn drop_value(&self);
+
+    /// Names the slot's atomic, if it is one, for the checkers' trace (`slot[1]`).
+    fn name_location(&self, name: String) {
+        let _ = name;
+    }
+}
+
+/// How a position (`head`, `tail`, a stamp) prints in the trace: its index, and its lap when not
+/// the first (`1`, `0 (lap 1)`); `one_lap` is the queue's lap unit.
+pub fn position_format(one_lap: usize) -> crate::sync::trace::Format {
+    std::sync::Arc::new(move |v| match v {
+        crate::sync::trace::Value::Int(pos) => {
+            let (lap, index) = (pos / one_lap as u64, pos % one_lap as u64);
+            if lap == 0 {
+                index.to_string()
+            } else {
+                format!("{index} (lap {lap})")
+            }
+        }
+        other => other.to_string(),
+    })
 }
 
 /// A [`Slot`] whose methods are defined behaviour even when their contracts are broken (each is
@@ -199,6 +220,8 @@ pub trait Mpmc: Send + Sync + 'static {
     fn is_empty(&self) -> bool;
     /// `is_full`.
     fn is_full(&self) -> bool;
+    /// `name_locations`.
+    fn name_locations(&self);
 }
 
 macro_rules! impl_mpmc {
@@ -221,6 +244,9 @@ macro_rules! impl_mpmc {
             }
             fn is_full(&self) -> bool {
                 $backend::$variant::Queue::is_full(self)
+            }
+            fn name_locations(&self) {
+                $backend::$variant::Queue::name_locations(self)
             }
         }
     )+};

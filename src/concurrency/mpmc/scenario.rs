@@ -25,6 +25,7 @@ fn drain<Q: Mpmc>(q: &Q, popped: &mut Vec<u64>) {
 /// pops twice (each pop may find the queue empty).
 pub fn one_producer_one_consumer<Q: Mpmc>(capacity: usize) {
     let q = Arc::new(Q::with_capacity(capacity));
+    q.name_locations();
     let producer = {
         let q = Arc::clone(&q);
         thread::spawn(move || {

@@ -51,6 +51,10 @@ impl Slot<u64> for AtomicSlot {
     }
 
     unsafe fn drop_value(&self) {}
+
+    fn name_location(&self, name: String) {
+        super::sync::name_location(&self.0, || name, None);
+    }
 }
 
 // SAFETY: every method is a single atomic access or nothing: defined behaviour whatever order the

@@ -212,4 +212,19 @@ impl Stack {
             claimed: self.fresh.load(Ordering::Relaxed),
         }
     }
+
+    /// Names the head, each node's `next` and `value` and the never-used-node counter for the
+    /// checkers' trace (`head`, `next[A]`, `value[B]`, `fresh`; see [`crate::stack::node_name`]).
+    /// Nothing on real cores.
+    pub fn name_locations(&self) {
+        let capacity = self.nodes.len();
+        super::sync::name_location(&self.head, || "head".into(), Some(crate::stack::head_format(capacity)));
+        for (i, node) in self.nodes.iter().enumerate() {
+            let node_name = crate::stack::node_name(i as u32, capacity);
+            let format = Some(crate::stack::index_format(capacity));
+            super::sync::name_location(&node.next, || format!("next[{node_name}]"), format);
+            super::sync::name_location(&node.value, || format!("value[{node_name}]"), None);
+        }
+        super::sync::name_location(&self.fresh, || "fresh".into(), None);
+    }
 }

@@ -4,8 +4,8 @@ use super::{aba_replay, loom, run_on_cores, shuttle};
 use crate::check::{self, Report};
 use crate::hw::Pin;
 use crate::lab::{
-    BugClass, Can, Case, Checker, Demo, Detection, Figure, Group, Replay, Row, RunOptions, RunOutput, Spec, Threads,
-    UsageError, Variant, Variants, NO_ITERATION_LIMIT,
+    BugClass, Can, Case, Checker, Demo, Detection, Figure, Group, Replay, Row, RunOptions, RunOutput, Scenario, Spec,
+    Threads, UsageError, Variant, Variants, NO_ITERATION_LIMIT,
 };
 
 /// Pop-pop-push-push steps per thread per round.
@@ -90,6 +90,13 @@ impl Demo for AbaDemo {
             ),
             outcome: steps.last().map(|s| s.action.clone()).unwrap_or_default(),
             steps: steps.iter().map(ToString::to_string).collect(),
+        })
+    }
+
+    fn shuttle_scenario(&self, case: Case) -> Option<Scenario> {
+        Some(match case.variant() {
+            Variant::Broken => Box::new(shuttle::scenario::aba::<shuttle::broken::Stack>),
+            Variant::Fixed => Box::new(shuttle::scenario::aba::<shuttle::fixed::Stack>),
         })
     }
 

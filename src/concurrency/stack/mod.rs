@@ -284,6 +284,8 @@ pub trait Lifo: Send + Sync + 'static {
     fn reset(&self);
     /// `snapshot`.
     fn snapshot(&self) -> Snapshot;
+    /// `name_locations`.
+    fn name_locations(&self);
 }
 
 macro_rules! impl_lifo {
@@ -310,6 +312,9 @@ macro_rules! impl_lifo {
             fn snapshot(&self) -> Snapshot {
                 <$ty>::snapshot(self)
             }
+            fn name_locations(&self) {
+                <$ty>::name_locations(self)
+            }
         }
     )+};
 }
@@ -324,6 +329,35 @@ impl_lifo!(
 
 /// Which variant a real-hardware run uses: the crate-wide switch.
 pub use crate::Variant;
+
+/// A node's name in the trace and the lessons: lettered from the top of a stack filled in index
+/// order, so the last node (pushed last, on top) is `A`, the one below it `B`… (the ABA
+/// interleaving's names); a stack of more than 26 nodes names them by index (`n30`).
+pub fn node_name(index: u32, capacity: usize) -> String {
+    match (capacity.checked_sub(1 + index as usize), index) {
+        (_, NIL) => "nil".into(),
+        (Some(from_top), _) if capacity <= 26 => char::from(b'A' + from_top as u8).to_string(),
+        _ => format!("n{index}"),
+    }
+}
+
+/// How a node index (a `next` field) prints in the trace: `A`, `B`… or `nil`.
+pub fn index_format(capacity: usize) -> crate::sync::trace::Format {
+    std::sync::Arc::new(move |v| match v {
+        crate::sync::trace::Value::Int(i) => node_name(i as u32, capacity),
+        other => other.to_string(),
+    })
+}
+
+/// How a head word prints in the trace: the top node and, once a CAS has bumped it, the tag
+/// (`A/tag 3`); the broken stack's tag stays 0, so its head prints as the node alone (`A`, `nil`).
+pub fn head_format(capacity: usize) -> crate::sync::trace::Format {
+    std::sync::Arc::new(move |v| match v {
+        crate::sync::trace::Value::Int(word) if tag(word) == 0 => node_name(index(word), capacity),
+        crate::sync::trace::Value::Int(word) => format!("{}/tag {}", node_name(index(word), capacity), tag(word)),
+        other => other.to_string(),
+    })
+}
 
 /// Checks that every value of `pushed` came out of the stack exactly once in `out` (the values
 /// popped by every thread plus the drain). `Err` names the first value that did not.

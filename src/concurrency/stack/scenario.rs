@@ -9,6 +9,7 @@ use crate::stack::{account, Lifo, Local};
 /// panics with `ABA: value v came out n times` or `ABA: cycle` otherwise.
 pub fn aba<S: Lifo>() {
     let stack = Arc::new(S::with_capacity(2));
+    stack.name_locations();
     let mut main = Local::default();
     for v in [2, 1] {
         assert!(stack.push(&mut main, v).is_ok(), "a push into an empty stack failed");
