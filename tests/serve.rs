@@ -382,3 +382,69 @@ fn local_addresses() -> Vec<std::net::IpAddr> {
     }
     out
 }
+
+#[test]
+fn the_trace_route_names_locations_and_draws_synchronizes_with_edges() {
+    let h = server();
+    let (status, view) = call(&h, "GET", "/api/trace?demo=aba&variant=broken", None);
+    assert_eq!(status, 200, "{view}");
+    let locations: Vec<&str> = view["locations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l.as_str().unwrap())
+        .collect();
+    for name in ["head", "next[A]"] {
+        assert!(locations.contains(&name), "{locations:?}");
+    }
+    let steps = view["steps"].as_array().unwrap();
+    assert!(
+        steps.iter().all(|s| !s["name"].as_str().unwrap().starts_with('#')),
+        "an unnamed atomic in {view}"
+    );
+    let sw = view["edges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["kind"] == "sw")
+        .count();
+    assert!(sw > 0, "no synchronizes-with edge: {view}");
+    assert!(view["failure"].as_str().unwrap().contains("ABA"));
+    assert_eq!(call(&h, "GET", "/api/trace?demo=tlb", None).0, 400);
+}
+
+#[test]
+fn the_scheduler_routes_play_a_schedule_and_refuse_a_bad_one() {
+    let h = server();
+    let (status, hint) = call(&h, "GET", "/api/schedule/hint?demo=aba&variant=broken", None);
+    assert_eq!(status, 200, "{hint}");
+    let choices = hint["choices"].clone();
+    let (status, play) = call(
+        &h,
+        "POST",
+        "/api/schedule",
+        Some(json!({ "demo": "aba", "variant": "broken", "choices": choices })),
+    );
+    assert_eq!(status, 200, "{play}");
+    assert_eq!(play["done"], true, "{play}");
+    assert_eq!(play["verdict"]["broken"], true, "{play}");
+    // The empty schedule: nothing has happened yet, both threads can go.
+    let (_, start) = call(
+        &h,
+        "POST",
+        "/api/schedule",
+        Some(json!({ "demo": "aba", "choices": [] })),
+    );
+    assert_eq!(start["done"], false);
+    assert!(start["verdict"].is_null());
+    for bad in [
+        json!({ "demo": "aba", "choices": [3] }),
+        json!({ "demo": "aba", "choices": "12" }),
+        json!({ "demo": "aba", "choices": [1], "variant": "sideways" }),
+        json!({ "demo": "tlb", "choices": [1] }),
+    ] {
+        let (status, reply) = call(&h, "POST", "/api/schedule", Some(bad.clone()));
+        assert_eq!(status, 400, "{bad}: {reply}");
+        assert!(reply["error"].is_string());
+    }
+}

@@ -244,6 +244,13 @@ fn route(method: &Method, path: &str, query: &str, body: &Value, jobs: &Arc<Jobs
             let replay = lab::replay(demo, case_variant(case))?;
             Ok(serde_json::to_value(replay).expect("serializes"))
         }),
+        (Method::Get, "/api/trace") => quick(query, |demo, case| {
+            Ok(serde_json::to_value(lab::trace_view(demo, case)?).expect("serializes"))
+        }),
+        (Method::Post, "/api/schedule") => schedule(body),
+        (Method::Get, "/api/schedule/hint") => {
+            quick(query, |demo, case| Ok(json!({ "choices": lab::hint(demo, case)? })))
+        }
         (Method::Get, "/api/bench-report") => bench_report(),
         (Method::Get, p) if p.starts_with("/bench-report-charts/") => bench_chart(p),
         (_, p) if p.starts_with("/api/") => Reply::error(404, format!("no route {method} {p}")),
@@ -259,7 +266,8 @@ fn case_variant(case: Case) -> Variant {
     }
 }
 
-/// Parses `demo=NAME&variant=broken|fixed` and runs `f` on the demo and its case.
+/// Parses `demo=NAME&variant=broken|fixed|ORDERING` (broken without a variant) and runs `f` on
+/// the demo and its case.
 fn quick(query: &str, f: impl FnOnce(&'static dyn Demo, Case) -> Result<Value, UsageError>) -> Reply {
     let mut demo = None;
     let mut variant = None;
@@ -279,24 +287,50 @@ fn quick(query: &str, f: impl FnOnce(&'static dyn Demo, Case) -> Result<Value, U
     let Some(name) = demo else {
         return Reply::error(400, "give the demo: ?demo=NAME&variant=broken|fixed");
     };
-    let found = registry::find(&name).map_err(Reply::from).and_then(|demo| {
-        let variant = parse_variant(variant.as_deref())?.unwrap_or(Variant::Broken);
-        let case = match demo.spec().variants {
-            Variants::Orderings { broken, fixed, .. } => {
-                Case::Mode(if variant == Variant::Broken { broken } else { fixed })
-            }
-            _ => Case::Variant(variant),
-        };
-        Ok((demo, case))
+    let result = registry::find(&name).and_then(|demo| {
+        let case = lab::parse_case(demo, variant.as_deref().filter(|v| !v.is_empty()).unwrap_or("broken"))?;
+        f(demo, case)
     });
-    match found {
-        Ok((demo, case)) => match f(demo, case) {
-            Ok(v) => Reply::json(200, &v),
-            Err(e) => e.into(),
-        },
+    match result {
+        Ok(v) => Reply::json(200, &v),
+        Err(e) => e.into(),
+    }
+}
+
+/// `POST /api/schedule`: `{"demo", "variant", "choices": [1, 2, ...]}` → the game's state.
+fn schedule(body: &Value) -> Reply {
+    let run = || -> Result<Value, Reply> {
+        if !body.is_object() {
+            return Err(Reply::error(400, "the request body must be a JSON object"));
+        }
+        let name = str_field(body, "demo")?.ok_or_else(|| Reply::error(400, "give the demo: {\"demo\": \"NAME\"}"))?;
+        let demo = registry::find(name)?;
+        let case = lab::parse_case(demo, str_field(body, "variant")?.unwrap_or("broken"))?;
+        let choices = match body.get("choices") {
+            None | Some(Value::Null) => Vec::new(),
+            Some(Value::Array(a)) if a.len() <= MAX_CHOICES => a
+                .iter()
+                .map(|c| c.as_u64().filter(|&t| (1..=8).contains(&t)).map(|t| t as usize))
+                .collect::<Option<Vec<_>>>()
+                .ok_or_else(|| Reply::error(400, "`choices` must be thread numbers (1, 2, ...)"))?,
+            Some(_) => {
+                return Err(Reply::error(
+                    400,
+                    format!("`choices` must be a list of at most {MAX_CHOICES} thread numbers"),
+                ))
+            }
+        };
+        let play = lab::play(demo, case, &choices)?;
+        Ok(serde_json::to_value(play).expect("a play serializes"))
+    };
+    match run() {
+        Ok(v) => Reply::json(200, &v),
         Err(reply) => reply,
     }
 }
+
+/// The longest schedule the game replays.
+const MAX_CHOICES: usize = 512;
 
 fn escape(s: &str) -> String {
     crate::cli::escape_controls(&s.chars().take(80).collect::<String>())
@@ -622,10 +656,7 @@ fn demo_json(demo: &dyn Demo) -> Value {
 
 /// Whether the "you are the scheduler" game exists for `demo`.
 fn schedulable(demo: &dyn Demo) -> bool {
-    matches!(
-        demo.spec().name,
-        "lost-update" | "cas-retry" | "aba" | "mpmc" | "message-passing"
-    )
+    demo.shuttle_scenario(demo.spec().broken_case()).is_some()
 }
 
 fn machine() -> Value {
