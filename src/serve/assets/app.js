@@ -1046,7 +1046,7 @@ function renderScheduler(main, name) {
     }
     const bits = [`Replayed your ${wanted.length} choice${wanted.length === 1 ? '' : 's'} on the fixed variant.`];
     if (skipped.length) bits.push(`${skipped.length} choice${skipped.length === 1 ? '' : 's'} named a thread that could not run there and ${skipped.length === 1 ? 'was' : 'were'} skipped.`);
-    if (added) bits.push(`The fixed code took ${added} more step${added === 1 ? '' : 's'} than your choices (a failed CAS retries): they ran in order until every thread finished.`);
+    if (added) bits.push(`The fixed code needed ${added} more step${added === 1 ? '' : 's'} than your choices cover (it takes other steps: a CAS that fails retries): they ran in order until every thread finished.`);
     note.textContent = bits.join(' ');
   }));
 
