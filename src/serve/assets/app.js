@@ -705,7 +705,7 @@ function renderStep(main, name) {
       s.note ? h('p', { class: 'stale-note' }, s.note) : null);
     const cur = $(`.step[data-index="${view.cur - 1}"]`, trace);
     if (cur && cur.scrollIntoView && !skipScroll) cur.scrollIntoView({ block: 'nearest', inline: 'nearest' });
-    drawArrows(trace, svg, view.edges.filter((e) => e.from <= curNumber && e.to <= curNumber));
+    drawArrows(trace, svg, view.edges.filter((e) => e.from <= curNumber && e.to <= curNumber), curNumber);
   };
 
   const load = async () => {
@@ -816,7 +816,9 @@ function buildTrace(trace, svg, t, demo, select) {
   put(trace, svg, ...cols);
 }
 
-function drawArrows(trace, svg, edges) {
+// One path per edge, from the writer step to the reader step; the current step's own arrows are
+// drawn last and brighter (class `touch`), the older ones fade.
+function drawArrows(trace, svg, edges, current) {
   const box = trace.getBoundingClientRect();
   svg.setAttribute('width', trace.scrollWidth);
   svg.setAttribute('height', trace.scrollHeight);
@@ -847,9 +849,10 @@ function drawArrows(trace, svg, edges) {
       d = `M${x1},${a.cy} C${x1 + dx},${a.cy} ${x2 - dx},${b.cy} ${x2},${b.cy}`;
     }
     const kind = e.kind === 'sw' ? 'sw' : 'rf';
-    paths.push(h('path', { d, class: `arrow ${kind}`, 'marker-end': `url(#head-${kind})`, dataset: { from: e.from, to: e.to } }));
+    const touch = e.to === current || e.from === current;
+    paths.push([touch, h('path', { d, class: `arrow ${kind}${touch ? ' touch' : ''}`, 'marker-end': `url(#head-${kind})`, dataset: { from: e.from, to: e.to } })]);
   }
-  put(svg, defs, ...paths);
+  put(svg, defs, ...paths.filter((p) => !p[0]).map((p) => p[1]), ...paths.filter((p) => p[0]).map((p) => p[1]));
 }
 
 async function loadReplay(d, variant, box) {
