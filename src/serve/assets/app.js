@@ -923,7 +923,11 @@ function renderScheduler(main, name) {
     reset.disabled = choices.length === 0;
     choicesText.textContent = choices.length ? `Your schedule: ${choices.map((c) => `T${c}`).join(' → ')}` : 'Your schedule: (nothing yet — the setup ran)';
     const steps = play.steps || [];
-    put(traceBox, h('h3', {}, `The trace so far (${steps.length} steps)`), steps.length ? h('div', { class: 'table-wrap' }, stepsTable(steps)) : h('p', { class: 'muted' }, 'No step yet.'));
+    const setup = steps.filter((st) => threadNumber(st.thread) === 0);
+    const chosen = steps.filter((st) => threadNumber(st.thread) !== 0);
+    put(traceBox, h('h3', {}, `The trace so far (${chosen.length} chosen step${chosen.length === 1 ? '' : 's'})`),
+      setup.length ? h('details', { class: 'setup' }, h('summary', {}, `T0 (the setup, and the final check) ran ${setup.length} step${setup.length === 1 ? "" : "s"}`), h('div', { class: 'table-wrap' }, stepsTable(setup))) : null,
+      chosen.length ? h('div', { class: 'table-wrap' }, stepsTable(chosen)) : h('p', { class: 'muted' }, 'No step chosen yet.'));
     const locs = play.locations || {};
     put(stateBox, h('h3', {}, 'Memory now'), h('table', { class: 'data locs' },
       h('tbody', {}, Object.entries(locs).map(([k, v]) => h('tr', {}, h('th', { scope: 'row', class: 'loc-name' }, k), h('td', { class: 'value' }, v))))));
