@@ -926,7 +926,7 @@ function renderScheduler(main, name) {
     const setup = steps.filter((st) => threadNumber(st.thread) === 0);
     const chosen = steps.filter((st) => threadNumber(st.thread) !== 0);
     put(traceBox, h('h3', {}, `The trace so far (${chosen.length} chosen step${chosen.length === 1 ? '' : 's'})`),
-      setup.length ? h('details', { class: 'setup' }, h('summary', {}, `T0 (the setup, and the final check) ran ${setup.length} step${setup.length === 1 ? "" : "s"}`), h('div', { class: 'table-wrap' }, stepsTable(setup))) : null,
+      setup.length ? h('details', { class: 'setup' }, h('summary', {}, `T0 (the setup, and the final check) ran ${setup.length} step${setup.length === 1 ? '' : 's'}`), h('div', { class: 'table-wrap' }, stepsTable(setup))) : null,
       chosen.length ? h('div', { class: 'table-wrap' }, stepsTable(chosen)) : h('p', { class: 'muted' }, 'No step chosen yet.'));
     const locs = play.locations || {};
     put(stateBox, h('h3', {}, 'Memory now'), h('table', { class: 'data locs' },
