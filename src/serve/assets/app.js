@@ -122,8 +122,8 @@ const SCHED_GOALS = {
   aba: "Make T1's stale CAS succeed: let T1 read the head (A) and its next (B), stall it, let T2 pop A, pop B and push into the recycled A, then let T1 run its CAS.",
   'lost-update': "Make an increment vanish: let both threads read the counter before either writes its increment back.",
   'cas-retry': "Make T1 act on a stale value: let T2 change the shared word between T1's read and T1's write.",
-  mpmc: 'Make the queue hand out a slot wrongly: interleave the two threads between a reservation of the shared index and its commit.',
-  'message-passing': 'Make the reader see the flag but miss the data it was meant to publish.',
+  mpmc: 'Make a value go missing or come out twice: let the other thread run between one thread claiming a slot (moving the shared index) and that slot being written or read.',
+  'message-passing': 'Try to make the reader see the flag but miss the data. Each step here runs whole and in order, so watch what the verdict says: this bug needs weak memory, which the step page shows.',
 };
 
 async function loadCatalogue() {
