@@ -898,7 +898,8 @@ function renderScheduler(main, name) {
   const note = h('p', { id: 'sched-note', class: 'muted' });
 
   let choices = [];
-  let hintQueue = [];
+  let hintSeq = null; // the checker's failing schedule, once asked for
+  let hintQueue = []; // what is left of it while the choices follow it (broken variant only)
   // Every action waits for the one before: two quick clicks are two steps, in order.
   let chain = Promise.resolve();
   const serial = (f) => {
@@ -910,6 +911,8 @@ function renderScheduler(main, name) {
 
   const render = (play) => {
     choices = play.choices || choices;
+    const following = hintSeq && variant.value === 'broken' && choices.length < hintSeq.length && choices.every((c, i) => c === hintSeq[i]);
+    hintQueue = following ? hintSeq.slice(choices.length) : [];
     const threads = (play.threads || []).filter((t) => t.id !== 0);
     put(threadButtons, ...threads.map((t) => {
       const nx = t.next;
@@ -956,21 +959,16 @@ function renderScheduler(main, name) {
     return r.data;
   };
 
-  const choose = (t) => serial(() => {
-    if (hintQueue.length && hintQueue[0] === t) hintQueue.shift();
-    else hintQueue = [];
-    return apply(variant.value, [...choices, t]);
-  });
+  const choose = (t) => serial(() => apply(variant.value, [...choices, t]));
 
   const start = () => serial(() => {
-    hintQueue = [];
+    hintSeq = null;
     hintText.hidden = true;
     note.textContent = '';
     return apply(variant.value, []);
   });
 
   undo.addEventListener('click', () => serial(() => {
-    hintQueue = [];
     note.textContent = '';
     return apply(variant.value, choices.slice(0, -1));
   }));
@@ -984,22 +982,20 @@ function renderScheduler(main, name) {
       return;
     }
     const hc = r.data.choices || [];
+    hintSeq = hc;
     hintText.hidden = false;
     hintText.textContent = `The checker's failing schedule for the broken variant: ${hc.map((c) => `T${c}`).join(' → ')}`;
     note.textContent = '';
     if (variant.value !== 'broken') variant.value = 'broken';
     if (stepwise.checked) {
-      hintQueue = hc.slice();
       await apply('broken', []);
     } else {
-      hintQueue = [];
       await apply('broken', hc);
     }
   }));
   hintNext.addEventListener('click', () => hintQueue.length && choose(hintQueue[0]));
   hintAll.addEventListener('click', () => serial(() => {
-    const rest = hintQueue.splice(0);
-    return apply(variant.value, [...choices, ...rest]);
+    return apply(variant.value, [...choices, ...hintQueue]);
   }));
 
   // The same choices on the fixed variant. The fixed code may take other steps (a CAS that fails
@@ -1008,7 +1004,6 @@ function renderScheduler(main, name) {
   replayFixed.addEventListener('click', () => serial(async () => {
     const wanted = choices.slice();
     variant.value = 'fixed';
-    hintQueue = [];
     let r = await post('fixed', wanted);
     let play = r.ok ? r.data : null;
     const skipped = [];
