@@ -616,7 +616,7 @@ function renderRunResult(ev, { table, notes, plot, summary }) {
       const byLabel = new Map((r.figures || []).map((f) => [f[0], f]));
       const par = r.parallel === true ? 'par-yes' : r.parallel === false ? 'par-no' : 'par-na';
       return h('tr', { dataset: { case: r.case } },
-        h('th', { scope: 'row' }, r.case),
+        h('th', { scope: 'row', html: inline(r.case) }),
         labels.map((l) => {
           const f = byLabel.get(l);
           return h('td', { class: 'num', title: f && f[3] ? `unit: ${f[3]}` : null }, f ? f[1] : '—');
