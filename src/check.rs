@@ -283,9 +283,9 @@ pub struct ReadableStep {
     /// For a step that reads: the number of the step whose write it read (the latest earlier
     /// write of the value read to the same atomic; `null`: the initial value).
     pub reads_from: Option<usize>,
-    /// The same step number when that write and this read form a release→acquire pair (the write
-    /// Release, AcqRel or SeqCst, or a read-modify-write continuing a release sequence; the read
-    /// Acquire, AcqRel or SeqCst, a failed CAS by its failure ordering): a synchronizes-with edge.
+    /// For an acquire read (Acquire, AcqRel or SeqCst; a failed CAS by its failure ordering): the
+    /// release write it synchronizes with — the write it read when that is Release, AcqRel or
+    /// SeqCst, or the head of the release sequence a read-modify-write it read continues.
     pub synchronizes_with: Option<usize>,
 }
 
@@ -321,12 +321,13 @@ fn is_release(ordering: &str) -> bool {
     matches!(ordering, "Release" | "AcqRel" | "SeqCst")
 }
 
-/// One write the edges may read from: its step number, the value, and whether an acquire read of
-/// it synchronizes (a release write, or a read-modify-write continuing a release sequence).
+/// One write the edges may read from: its step number, the value, and the release write an
+/// acquire read of it synchronizes with: itself when it is a release, the head of the release
+/// sequence a read-modify-write continues, `None` otherwise.
 struct Write {
     number: usize,
     value: Value,
-    releases: bool,
+    release_head: Option<usize>,
 }
 
 /// Makes a failing trace readable: source lines, names, stale reads marked, and the reads-from
@@ -359,22 +360,29 @@ pub fn readable(trace: &[Step]) -> Vec<ReadableStep> {
             }
             let (read_ordering, write_ordering) = step_orderings(step);
             let history = writes.entry(obj).or_default();
-            let mut continues_release = false;
+            let mut continued = None;
             if let Some(read) = step.read {
                 if let Some(w) = history.iter().rev().find(|w| w.value == read) {
                     reads_from = Some(w.number);
-                    continues_release = w.releases;
-                    if w.releases && is_acquire(read_ordering) {
-                        synchronizes_with = Some(w.number);
+                    continued = w.release_head;
+                    if is_acquire(read_ordering) {
+                        synchronizes_with = w.release_head;
                     }
                 }
             }
             if let Some(value) = step.written {
                 let rmw = step.read.is_some();
+                let release_head = if is_release(write_ordering) {
+                    Some(number)
+                } else if rmw {
+                    continued
+                } else {
+                    None
+                };
                 history.push(Write {
                     number,
                     value,
-                    releases: is_release(write_ordering) || (rmw && continues_release),
+                    release_head,
                 });
             }
         }
@@ -403,10 +411,12 @@ pub fn readable(trace: &[Step]) -> Vec<ReadableStep> {
 
 impl fmt::Display for ReadableStep {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // The location's name (`#N` when unnamed) in a column of at least 4, then a space.
+        let width = 4.max(self.name.chars().count() + 1);
         write!(
             f,
-            "{:>3}. {} {:<36} {:<4}{}({}) {}",
-            self.number, self.thread, self.location, self.object, self.operation, self.ordering, self.value
+            "{:>3}. {} {:<36} {:<width$}{}({}) {}",
+            self.number, self.thread, self.location, self.name, self.operation, self.ordering, self.shown
         )?;
         if !self.note.is_empty() {
             write!(f, "   <- {}", self.note)?;
@@ -561,7 +571,11 @@ mod tests {
         ];
         let e = edges(&trace);
         assert_eq!(e[1], (Some(1), None), "a Relaxed RMW does not acquire");
-        assert_eq!(e[2], (Some(2), Some(2)), "the RMW carries the Release store's sequence");
+        assert_eq!(
+            e[2],
+            (Some(2), Some(1)),
+            "the RMW carries the Release store's sequence: sw from the store"
+        );
         assert_eq!(e[5], (Some(5), None), "a Relaxed store ends the release sequence");
     }
 

@@ -127,7 +127,7 @@ fn check_prints_loom_counterexample_as_numbered_steps() {
     assert!(out.contains("store(Relaxed) <- 42"), "{out}");
     assert!(out.contains("load(Relaxed) -> true"), "{out}");
     assert!(
-        out.contains("load(Relaxed) -> 0   <- stale: the latest store to #0 was 42"),
+        out.contains("data load(Relaxed) -> 0   <- stale: the latest store to data was 42"),
         "{out}"
     );
     assert!(
@@ -167,7 +167,8 @@ fn check_json_steps_carry_typed_values_next_to_the_text() {
     );
     let stale = find("-> 0");
     assert_eq!(stale["read"], 0, "{stale}");
-    assert_eq!(stale["note"], "stale: the latest store to #0 was 42", "{stale}");
+    assert_eq!(stale["note"], "stale: the latest store to data was 42", "{stale}");
+    assert_eq!(stale["name"], "data", "{stale}");
     assert_eq!(
         (&stale["expected"], &stale["succeeded"]),
         (&serde_json::Value::Null, &serde_json::Value::Null)

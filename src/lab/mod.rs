@@ -11,6 +11,10 @@
 //!
 //! Results are typed ([`RunOutput`]: rows of [`Figure`]s, notes and [`Series`]), so text,
 //! `--json` and plots render the same thing; [`render`] turns them into the terminal's text.
+//!
+//! The web lab's step-by-step views are library functions too: [`trace_view`] (a counterexample
+//! with named locations and happens-before edges) and [`sched`] ("you are the scheduler": [`play`]
+//! a demo's real shuttle scenario under the learner's choices, [`hint`] a failing schedule).
 
 mod drive;
 pub mod plot;
@@ -31,7 +35,7 @@ pub use drive::{
     LOOM_SEQCST_NOTE, SHUTTLE_ITERATIONS,
 };
 pub use registry::{find, DEMOS, SEED};
-pub use sched::{hint, play, Play};
+pub use sched::{hint, play, schedulable, Play};
 pub use trace_view::{parse_case, trace_view, TraceView};
 
 /// The seed site's four groups, in its order.

@@ -256,7 +256,7 @@ fn scenario(demo: &dyn Demo, case: Case) -> Result<Arc<Scenario>, UsageError> {
     demo.shuttle_scenario(case).map(Arc::new).ok_or_else(|| {
         let names: Vec<&str> = super::DEMOS
             .iter()
-            .filter(|d| d.shuttle_scenario(d.spec().broken_case()).is_some())
+            .filter(|d| schedulable(**d))
             .map(|d| d.spec().name)
             .collect();
         UsageError(format!(
@@ -265,6 +265,11 @@ fn scenario(demo: &dyn Demo, case: Case) -> Result<Arc<Scenario>, UsageError> {
             names.join(", ")
         ))
     })
+}
+
+/// Whether `demo` has a "you are the scheduler" round (the catalogue's `schedulable`).
+pub fn schedulable(demo: &dyn Demo) -> bool {
+    demo.spec().missing_feature().is_none() && demo.shuttle_scenario(demo.spec().broken_case()).is_some()
 }
 
 /// Checks that every choice names T1 or T2 and that there are not too many.
@@ -325,7 +330,10 @@ pub fn play(demo: &dyn Demo, case: Case, choices: &[usize]) -> Result<Play, Usag
             if probe.stuck(&probe_choices).is_none() {
                 format!(": choose T{}", other(thread))
             } else {
-                ": every thread has finished".into()
+                format!(
+                    ", and so has T{}: the run is over after {position} choices",
+                    other(thread)
+                )
             }
         } else {
             String::new()
@@ -371,7 +379,7 @@ pub fn play(demo: &dyn Demo, case: Case, choices: &[usize]) -> Result<Play, Usag
     } else {
         run
     };
-    let verdict = done.then(|| verdict(demo, &run.report));
+    let verdict = done.then(|| verdict(demo, case, &run.report));
     Ok(Play {
         demo: spec.name.into(),
         case: case.label(),
@@ -385,7 +393,8 @@ pub fn play(demo: &dyn Demo, case: Case, choices: &[usize]) -> Result<Play, Usag
 }
 
 /// The verdict of a finished run.
-fn verdict(demo: &dyn Demo, report: &Report) -> Verdict {
+fn verdict(demo: &dyn Demo, case: Case, report: &Report) -> Verdict {
+    let broken_case = case == demo.spec().broken_case();
     match &report.failure {
         Some(f) => Verdict {
             broken: true,
@@ -394,12 +403,12 @@ fn verdict(demo: &dyn Demo, report: &Report) -> Verdict {
         None => Verdict {
             broken: false,
             text: match demo.spec().bug.blind_spot(Checker::ShuttleRandom) {
-                Some(why) => format!(
+                Some(why) if broken_case => format!(
                     "every check passed on this schedule: the bug here is one of weak memory, not of interleaving, \
                      and this round runs each step in order ({why}); loom's counterexample in the trace view shows \
                      the stale read"
                 ),
-                None => "every check passed: each value accounted for".into(),
+                _ => "every check passed: each value accounted for".into(),
             },
         },
     }
@@ -456,150 +465,8 @@ pub fn hint(demo: &dyn Demo, case: Case) -> Result<Vec<usize>, UsageError> {
 /// Replays `choices` on `case` leniently (a choice its thread cannot take is skipped), then lets
 /// the threads finish in order: the steps and report of a whole run (the trace view's replay of
 /// the broken variant's counterexample on the fixed variant).
-pub(super) fn replay_to_end(demo: &dyn Demo, case: Case, choices: &[usize]) -> Option<(Report, Vec<Step>)> {
+pub fn replay_to_end(demo: &dyn Demo, case: Case, choices: &[usize]) -> Option<(Report, Vec<Step>)> {
     let scenario = demo.shuttle_scenario(case)?;
     let run = execute(&Arc::new(scenario), choices, Tail::Finish, true);
     Some((run.report, run.steps))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::{hint, play, Play};
-    use crate::lab::{find, Case, Demo, Variant};
-
-    const BROKEN: Case = Case::Variant(Variant::Broken);
-    const FIXED: Case = Case::Variant(Variant::Fixed);
-
-    fn demo(name: &str) -> &'static dyn Demo {
-        find(name).unwrap()
-    }
-
-    fn broke(play: &Play) -> bool {
-        assert!(play.done, "not done: {play:?}");
-        play.verdict.as_ref().expect("a done play has a verdict").broken
-    }
-
-    /// Plays `choices`, then lets each runnable thread (lowest first) take steps until done.
-    fn play_to_end(demo: &dyn Demo, case: Case, choices: &[usize]) -> Play {
-        let mut choices = choices.to_vec();
-        loop {
-            let p = play(demo, case, &choices).unwrap();
-            if p.done {
-                return p;
-            }
-            let t = p
-                .threads
-                .iter()
-                .find(|t| t.state == "runnable")
-                .expect("not done: a thread can run");
-            choices.push(t.id);
-        }
-    }
-
-    /// The ABA interleaving: T1 reads head A and next[A] = B and stalls; T2 pops A, pops B and
-    /// pushes 3 on the recycled A; T1's CAS (A -> B) succeeds on the broken stack.
-    fn aba_schedule() -> Vec<usize> {
-        let aba = demo("aba");
-        let mut choices = vec![1, 1];
-        // T2 runs its whole pop, pop, push.
-        loop {
-            let p = play(aba, BROKEN, &choices).unwrap();
-            let t2 = &p.threads[1];
-            if t2.state != "runnable" {
-                break;
-            }
-            choices.push(2);
-        }
-        choices
-    }
-
-    #[test]
-    fn the_aba_schedule_breaks_the_broken_stack_and_the_tagged_stack_survives_it() {
-        let aba = demo("aba");
-        let choices = aba_schedule();
-        let p = play_to_end(aba, BROKEN, &choices);
-        assert!(broke(&p), "{:?}", p.verdict);
-        assert!(p.verdict.unwrap().text.contains("ABA"));
-        let p = play_to_end(aba, FIXED, &choices);
-        assert!(!broke(&p), "{:?}", p.verdict);
-    }
-
-    /// The twin: T1 pops whole, then T2 runs: no interleaving, no ABA.
-    #[test]
-    fn a_schedule_that_does_not_interleave_does_not_break_the_broken_stack() {
-        let p = play_to_end(demo("aba"), BROKEN, &[1]);
-        let first_t2 = p.steps.iter().position(|s| s.thread == 2).unwrap();
-        assert!(p.steps[first_t2..].iter().all(|s| s.thread != 1), "T1 ran whole first");
-        assert!(!broke(&p), "{:?}", p.verdict);
-    }
-
-    #[test]
-    fn the_first_steps_name_the_head_and_show_each_thread_s_next_step() {
-        let p = play(demo("aba"), BROKEN, &[]).unwrap();
-        assert!(!p.done && p.verdict.is_none());
-        assert!(p.steps.iter().all(|s| s.thread == 0), "only the setup ran");
-        for t in &p.threads {
-            assert_eq!(t.state, "runnable");
-            let next = t.next.as_ref().unwrap();
-            assert_eq!((next.name.as_str(), next.op.as_str()), ("head", "load"));
-        }
-        assert_eq!(p.locations.0.iter().find(|(n, _)| n == "head").unwrap().1, "A");
-        let p = play(demo("aba"), BROKEN, &[1]).unwrap();
-        let last = p.steps.last().unwrap();
-        assert_eq!(
-            (last.thread, last.name.as_str(), last.value.as_str()),
-            (1, "head", "-> A")
-        );
-        assert_eq!(p.threads[0].next.as_ref().unwrap().name, "next[A]");
-        let json = serde_json::to_value(&p).unwrap();
-        assert_eq!(json["locations"]["next[A]"], "B");
-        assert_eq!(json["threads"][0]["state"], "runnable");
-    }
-
-    #[test]
-    fn bad_choices_are_one_line_errors() {
-        let aba = demo("aba");
-        let err = play(aba, BROKEN, &[1, 3]).unwrap_err().0;
-        assert!(err.contains("choice 2 is 3"), "{err}");
-        assert!(play(aba, BROKEN, &[0]).is_err());
-        // T1's pop takes four steps (head, next, the CAS, the value): a fifth is refused.
-        assert!(play(aba, BROKEN, &[1, 1, 1, 1]).is_ok());
-        let err = play(aba, BROKEN, &[1, 1, 1, 1, 1]).unwrap_err().0;
-        assert!(err.starts_with("T1 has finished: choose T2"), "{err}");
-        let err = play(aba, BROKEN, &vec![1; 10_000]).unwrap_err().0;
-        assert!(err.contains("at most"), "{err}");
-        let err = play(demo("spsc"), BROKEN, &[]).unwrap_err().0;
-        assert!(err.contains("aba"), "{err}");
-        let full = play_to_end(aba, BROKEN, &[1]);
-        let mut more = full.choices.clone();
-        more.push(2);
-        let err = play(aba, BROKEN, &more).unwrap_err().0;
-        assert!(err.contains("every thread has finished"), "{err}");
-    }
-
-    #[test]
-    fn every_schedulable_demo_s_hint_breaks_its_broken_variant_and_the_fixed_one_survives() {
-        for name in ["lost-update", "cas-retry", "aba", "mpmc"] {
-            let d = demo(name);
-            let broken = d.spec().broken_case();
-            let choices = hint(d, broken).unwrap();
-            let p = play(d, broken, &choices).unwrap();
-            assert!(broke(&p), "{name}: {:?}", p.verdict);
-            let fixed = crate::lab::cases(d, Some(Variant::Fixed), None).unwrap()[0];
-            let (report, _) = super::replay_to_end(d, fixed, &choices).unwrap();
-            assert!(report.failure.is_none(), "{name}: {report}");
-        }
-    }
-
-    /// message-passing's bug is weak memory: its hint (loom's counterexample) breaks nothing here,
-    /// and the verdict says why.
-    #[test]
-    fn message_passing_survives_every_schedule_here_and_says_why() {
-        let d = demo("message-passing");
-        let broken = d.spec().broken_case();
-        let choices = hint(d, broken).unwrap();
-        let p = play_to_end(d, broken, &choices);
-        let v = p.verdict.unwrap();
-        assert!(!v.broken && v.text.contains("weak memory"), "{v:?}");
-    }
 }

@@ -646,17 +646,12 @@ fn demo_json(demo: &dyn Demo) -> Value {
         "iterations".into(),
         json!({ "default": spec.default_iterations, "max": spec.max_iterations.0.min(1_000_000_000) }),
     );
-    obj.insert("schedulable".into(), json!(schedulable(demo)));
+    obj.insert("schedulable".into(), json!(lab::sched::schedulable(demo)));
     obj.insert(
         "quick".into(),
         json!(spec.group == Group::Concurrency && spec.bug != crate::lab::BugClass::Performance),
     );
     v
-}
-
-/// Whether the "you are the scheduler" game exists for `demo`.
-fn schedulable(demo: &dyn Demo) -> bool {
-    demo.shuttle_scenario(demo.spec().broken_case()).is_some()
 }
 
 fn machine() -> Value {

@@ -477,6 +477,40 @@ mod tests {
     }
 
     #[test]
+    fn a_named_atomic_s_steps_carry_its_name_and_format_until_the_next_execution() {
+        use std::sync::atomic::Ordering::Relaxed;
+        fn main_thread() -> Option<usize> {
+            Some(0)
+        }
+        let (named, unnamed) = (0x1000_usize, 0x2000_usize);
+        super::start();
+        let nil: super::Format = std::sync::Arc::new(|v| match v {
+            Value::Int(u64::MAX) => "nil".into(),
+            v => v.to_string(),
+        });
+        super::name(named, || "head".into(), Some(nil));
+        super::record(main_thread, named, "load", Relaxed, Some(Value::Int(u64::MAX)), None);
+        super::record(main_thread, unnamed, "store", Relaxed, None, Some(Value::Int(7)));
+        let steps = super::snapshot();
+        assert_eq!(
+            (steps[0].location_name(), steps[0].detail_named()),
+            ("head".into(), "-> nil".into())
+        );
+        assert_eq!(steps[0].detail(), format!("-> {}", u64::MAX), "the raw text is kept");
+        assert_eq!(
+            (steps[1].location_name(), steps[1].detail_named()),
+            ("#1".into(), "<- 7".into())
+        );
+        assert_eq!(super::named_locations().len(), 1);
+        // A new execution forgets the names: the same address is a number again.
+        super::begin_execution();
+        super::record(main_thread, named, "load", Relaxed, Some(Value::Int(0)), None);
+        let (steps, names) = super::stop_named();
+        assert_eq!(steps[0].location_name(), "#0");
+        assert!(names.is_empty());
+    }
+
+    #[test]
     fn values_serialize_as_json_numbers_and_booleans() {
         let json = serde_json::to_string(&[Some(Value::Int(7)), Some(Value::Bool(true)), None]).unwrap();
         assert_eq!(json, "[7,true,null]");

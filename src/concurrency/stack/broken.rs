@@ -219,7 +219,8 @@ impl Stack {
     pub fn name_locations(&self) {
         let capacity = self.nodes.len();
         super::sync::name_location(&self.head, || "head".into(), Some(crate::stack::head_format(capacity)));
-        for (i, node) in self.nodes.iter().enumerate() {
+        // From the top of a full stack down: A, B…
+        for (i, node) in self.nodes.iter().enumerate().rev() {
             let node_name = crate::stack::node_name(i as u32, capacity);
             let format = Some(crate::stack::index_format(capacity));
             super::sync::name_location(&node.next, || format!("next[{node_name}]"), format);
