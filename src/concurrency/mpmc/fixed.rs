@@ -68,7 +68,11 @@ impl<T, S: Slot<T>> Queue<T, S> {
         super::sync::name_location(&*self.tail, || "tail".into(), format());
         for (i, entry) in self.entries.iter().enumerate() {
             // FIX: the stamp too: `lap | index` like a position, +1 when full.
-            super::sync::name_location(&entry.stamp, || format!("stamp[{i}]"), Some(crate::mpmc::position_format(self.one_lap)));
+            super::sync::name_location(
+                &entry.stamp,
+                || format!("stamp[{i}]"),
+                Some(crate::mpmc::position_format(self.one_lap)),
+            );
             entry.value.name_location(format!("slot[{i}]"));
         }
     }
