@@ -513,6 +513,9 @@ function buildControls(d) {
   return form;
 }
 
+// A run this fast (ms) may re-run as a slider moves.
+const QUICK_MS = 3000;
+
 function renderDemo(main, name) {
   const d = demoOr404(main, name);
   if (!d) return;
@@ -536,6 +539,7 @@ function renderDemo(main, name) {
         if (ev.kind === 'run') {
           state.lastRun.set(d.name, ev);
           renderRunResult(ev, { table, notes, plot, summary });
+          if (ev.elapsed_ms < QUICK_MS) quickHere(true);
         }
         else error.show(`unexpected result kind "${ev.kind}"`);
       },
@@ -564,8 +568,18 @@ function renderDemo(main, name) {
       h('label', { for: 'checker', class: 'inline' }, 'checker'), checker,
       h('button', { type: 'button', id: 'check', 'data-starts-job': true, disabled: !!state.job, onclick: check }, 'Check')) : h('button', { type: 'button', id: 'check', disabled: true, title: 'no model check for this demo' }, 'Check'));
 
-  if (d.quick) {
+  // Auto-run is offered where a run is quick: the concurrency demos, and any demo whose last run
+  // on this machine took under QUICK_MS (a CPU sweep at small sizes, say).
+  let quickHere = () => {};
+  if (d.run) {
     const auto = h('input', { type: 'checkbox', id: 'auto-run', name: 'auto-run' });
+    const autoLabel = h('label', { for: 'auto-run' }, 'auto-run when a control changes');
+    quickHere = (yes) => {
+      auto.disabled = !yes;
+      autoLabel.title = yes ? '' : `offered once a run of this demo takes under ${QUICK_MS / 1000} s here`;
+    };
+    const last = state.lastRun.get(d.name);
+    quickHere(d.quick || (last && last.elapsed_ms < QUICK_MS));
     let timer = null;
     const onChange = (e) => {
       if (!auto.checked || e.target === auto) return;
@@ -578,7 +592,7 @@ function renderDemo(main, name) {
     form.addEventListener('input', onChange);
     form.addEventListener('change', onChange);
     state.leave.push(() => clearTimeout(timer));
-    buttons.append(h('span', { class: 'auto' }, auto, h('label', { for: 'auto-run' }, 'auto-run when a control changes')));
+    buttons.append(h('span', { class: 'auto' }, auto, autoLabel));
   }
 
   const links = h('p', { class: 'links' },
