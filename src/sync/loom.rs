@@ -19,6 +19,20 @@ super::traced_int!(AtomicU64, ::loom::sync::atomic::AtomicU64, u64, thread_index
 super::traced_bool!(::loom::sync::atomic::AtomicBool, thread_index);
 super::traced_fence!(::loom::sync::atomic::fence, thread_index);
 
+/// The fence that gives a SeqCst load its place in the single total order S after a SeqCst
+/// read-modify-write of the same thread (`announce`, then `load`), which loom does not model:
+/// loom treats a SeqCst load as Acquire (loom issue #180), so without this its model of a
+/// fence-free SeqCst store-buffering pair would be weaker than C++'s. A `fence(SeqCst)` between
+/// the two gives the pair exactly the ordering C++ gives it against another thread's SeqCst fence
+/// (a read-modify-write is already a full barrier on x86, and a SeqCst load a plain `mov`).
+/// Only when *both* are SeqCst: weaken either and the model loses the fence, as C++ loses the
+/// order (`scripts/mutate-orderings` relies on it).
+pub fn seqcst_pair(announce: Ordering, load: Ordering) {
+    if announce == Ordering::SeqCst && load == Ordering::SeqCst {
+        fence(Ordering::SeqCst);
+    }
+}
+
 /// The model thread the trace names: loom numbers its threads 0 (the model's main thread), 1, 2…
 /// (the number is read out of the `ThreadId(N)` debug string: loom exposes no other).
 pub(crate) fn thread_index() -> Option<usize> {

@@ -10,6 +10,13 @@ pub use std::hint::spin_loop;
 /// Exponential backoff for spin loops: crossbeam-utils' own (spin, then yield to the OS).
 pub use crossbeam_utils::Backoff;
 
+/// Nothing on real cores: a SeqCst read-modify-write then a SeqCst load are ordered by the
+/// language itself (the loom backend's `seqcst_pair` models that for loom, which cannot).
+#[inline(always)]
+pub fn seqcst_pair(announce: Ordering, load: Ordering) {
+    let _ = (announce, load);
+}
+
 /// Names an atomic for the checkers' trace: nothing to do on real cores.
 #[inline(always)]
 pub fn name_location<T>(atomic: &T, name: impl FnOnce() -> String, format: Option<crate::sync::trace::Format>) {

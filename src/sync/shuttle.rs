@@ -98,6 +98,13 @@ super::traced_int!(AtomicU64, ::shuttle::sync::atomic::AtomicU64, u64, thread_in
 super::traced_bool!(::shuttle::sync::atomic::AtomicBool, thread_index);
 super::traced_fence!(::shuttle::sync::atomic::fence, thread_index);
 
+/// Nothing under shuttle: it runs every atomic as SeqCst, so a SeqCst pair is already in its one
+/// order (the loom backend's `seqcst_pair` says why loom needs a fence here).
+#[inline(always)]
+pub fn seqcst_pair(announce: Ordering, load: Ordering) {
+    let _ = (announce, load);
+}
+
 /// The model thread the trace names: shuttle numbers its threads 0 (the test's main thread), 1…
 pub(crate) fn thread_index() -> Option<usize> {
     Some(usize::from(::shuttle::thread::current().id()))

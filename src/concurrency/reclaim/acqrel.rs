@@ -1,6 +1,6 @@
 // BUG: the grace period is built from Acquire/Release alone, without the SeqCst fences: store
 // buffering lets the writer miss a reader that misses the new version.
-use super::sync::{spin_loop, Arc, AtomicUsize, Ordering, UnsafeCell};
+use super::sync::{seqcst_pair, spin_loop, Arc, AtomicUsize, Ordering, UnsafeCell};
 use crate::reclaim::{sections, POISON};
 
 /// What readers and the writer share.
@@ -90,12 +90,18 @@ impl Reader {
         // BUG: AcqRel orders this increment with earlier and later accesses of *this* thread only;
         // nothing stops the load below from reading the old index while the writer reads 0.
         // ORDERING: AcqRel [reader-announce] — not enough: Release/Acquire cannot forbid store buffering.
-        s.readers.fetch_add(1, Ordering::AcqRel);
-        // The section ends when this drops (the announcement above and the fence cannot panic):
-        // after `f` returns, or while a panicking `f` unwinds.
-        let _section = Section::opened(s);
+        let announce = Ordering::AcqRel;
         // ORDERING: Acquire [version-publish] — pairs with the writer's Release store: the slot's contents are visible.
-        let i = s.current.load(Ordering::Acquire);
+        let read = Ordering::Acquire;
+        // ORDERING: announce — chosen above.
+        s.readers.fetch_add(1, announce);
+        // Under loom only, the fence that stands for a SeqCst pair's order (loom models a SeqCst load as Acquire); nothing on real cores.
+        seqcst_pair(announce, read);
+        // The section ends when this drops (the announcement above cannot panic): after `f`
+        // returns, or while a panicking `f` unwinds.
+        let _section = Section::opened(s);
+        // ORDERING: read — chosen above.
+        let i = s.current.load(read);
         // SAFETY: slot `i` was published by the writer's Release store, and the writer does not
         // rewrite it until this section ends (the grace period waits for `readers` to drop).
         s.slots[i].with(|p| f(unsafe { &*p }))

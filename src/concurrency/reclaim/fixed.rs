@@ -1,6 +1,7 @@
-// FIX: the writer reclaims the old version only after a grace period: a SeqCst fence on both
-// sides, then waiting until no reader is inside a read-side section.
-use super::sync::{fence, spin_loop, Arc, AtomicUsize, Ordering, UnsafeCell};
+// FIX: the writer reclaims the old version only after a grace period: SeqCst on both sides (the
+// writer's fence; the reader's announcement and load), then waiting until no reader is inside a
+// read-side section.
+use super::sync::{fence, seqcst_pair, spin_loop, Arc, AtomicUsize, Ordering, UnsafeCell};
 use crate::reclaim::{sections, POISON};
 
 /// What readers and the writer share.
@@ -85,16 +86,20 @@ impl Reader {
     /// `f` must not call `update` on this cell's writer: see [`Writer::update`].
     pub fn read<T>(&self, f: impl FnOnce(&u64) -> T) -> T {
         let s = &*self.shared;
-        // FIX: the reader's half of the grace period: a SeqCst fence between its announcement and its load of `current`.
-        // ORDERING: Relaxed [reader-announce] — ordered before the load of `current` by the SeqCst fence below.
-        s.readers.fetch_add(1, Ordering::Relaxed);
-        // ORDERING: SeqCst fence [grace-sb] — with the writer's fence: either the writer's count load sees this announcement, or this thread's load of `current` sees the writer's new index.
-        fence(Ordering::SeqCst);
-        // The section ends when this drops (the announcement above and the fence cannot panic):
-        // after `f` returns, or while a panicking `f` unwinds.
+        // FIX: the reader's half of the grace period: its announcement and its load of `current` are both SeqCst, so both sit in S with the writer's fence.
+        // ORDERING: SeqCst [grace-sb] — the announcement is in the single total order S: with the writer's SeqCst fence, either its count load sees this increment, or the load of `current` below sees the new index.
+        let announce = Ordering::SeqCst;
+        // ORDERING: SeqCst [grace-sb] [version-publish] — in S after the announcement (its half of the pair); as an acquire, pairs with the writer's Release store: the slot's contents are visible.
+        let read = Ordering::SeqCst;
+        // ORDERING: announce — chosen above.
+        s.readers.fetch_add(1, announce);
+        // Under loom only, the fence that stands for a SeqCst pair's order (loom models a SeqCst load as Acquire); nothing on real cores.
+        seqcst_pair(announce, read);
+        // The section ends when this drops (the announcement above cannot panic): after `f`
+        // returns, or while a panicking `f` unwinds.
         let _section = Section::opened(s);
-        // ORDERING: Acquire [version-publish] — pairs with the writer's Release store: the slot's contents are visible.
-        let i = s.current.load(Ordering::Acquire);
+        // ORDERING: read — chosen above.
+        let i = s.current.load(read);
         // SAFETY: slot `i` was published by the writer's Release store, and the writer does not
         // rewrite it until this section ends (the grace period waits for `readers` to drop).
         s.slots[i].with(|p| f(unsafe { &*p }))

@@ -14,7 +14,7 @@
 //! |-----------|----------------------------------------------------------------|-----------------------------|
 //! | `broken`  | poisons the old slot at once                                    | use after free              |
 //! | `acqrel`  | waits for `readers == 0` with Acquire/Release only, no fences   | use after free (store buffering) |
-//! | `fixed`   | `fence(SeqCst)`, then waits for `readers == 0`                  | correct                     |
+//! | `fixed`   | `fence(SeqCst)`, then waits for `readers == 0` (its readers: SeqCst announcement and load) | correct |
 //!
 //! And the same cell on crossbeam-epoch, [`epoch_cell::EpochCell`]: readers pin, the writer
 //! swaps and `defer_destroy`s; crossbeam frees the old version once every participant pinned at
@@ -31,14 +31,33 @@
 //! | edge                | one side                               | other side                               | carries |
 //! |---------------------|----------------------------------------|------------------------------------------|---------|
 //! | `[version-publish]` | writer: slot write, Release store of `current` | reader: Acquire load of `current`, slot read | the new version's contents |
-//! | `[grace-sb]`        | reader: `readers += 1`; `fence(SeqCst)`; load `current` | writer: store `current`; `fence(SeqCst)`; load `readers` | at least one side sees the other |
+//! | `[grace-sb]`        | reader: SeqCst `readers += 1`; SeqCst load of `current` | writer: store `current`; `fence(SeqCst)`; load `readers` | at least one side sees the other |
 //! | `[reader-exit]`     | reader: slot read, Release `readers -= 1` | writer: Acquire load of `readers` == 0, then poison | the read happens-before the free |
 //!
 //! `[grace-sb]` is the store-buffering (Dekker) shape: each side writes one variable, then reads
 //! the other. With Release/Acquire only (the `acqrel` variant), *both* reads may return the old
 //! value: the writer sees `readers == 0` and frees, while the reader sees the old index and reads
-//! it. Only a SeqCst fence on each side (or SeqCst on all four accesses — which loom cannot model,
-//! see `litmus`) forbids that outcome.
+//! it. Only SeqCst on each side forbids that outcome: a SeqCst fence between the write and the
+//! read, or the write and the read themselves SeqCst.
+//!
+//! ## Why the reader has no fence (and what loom is shown instead)
+//!
+//! The writer uses a fence; the reader makes its two accesses SeqCst: a SeqCst read-modify-write
+//! (`readers += 1`) then a SeqCst load of `current`. C++20's rules for S (\[atomics.order\]) then
+//! forbid store buffering: if the writer's load of `readers` missed the increment, the writer's
+//! fence precedes the increment in S, the increment precedes the reader's load, so that load
+//! must see the new index; if instead the reader's load missed the new index, it precedes the
+//! writer's fence in S — a cycle. On x86 the pair costs no fence at all: the read-modify-write is
+//! a `lock xadd` (already a full barrier) and a SeqCst load a plain `mov`, where
+//! `fetch_add(Relaxed)` + `fence(SeqCst)` paid an `mfence` on top of the `lock xadd`. This is the
+//! trick crossbeam-epoch's `pin` plays on x86 (a SeqCst compare-exchange instead of a fence).
+//!
+//! loom cannot check that program as written: it models a SeqCst load as Acquire (loom issue
+//! #180), so it would report the fixed cell's reader as store buffering. Under loom the sync
+//! layer's `seqcst_pair(announce, read)` puts a `fence(SeqCst)` between the two — what C++
+//! gives the pair — and only when *both* are SeqCst: weakening either one (as
+//! `scripts/mutate-orderings` does) drops the fence and loom finds the use after free again. On
+//! real cores and under shuttle (which runs everything as SeqCst) it compiles to nothing.
 //!
 //! ## The failing interleavings
 //!
