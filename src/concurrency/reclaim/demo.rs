@@ -66,8 +66,8 @@ pub static RCU_GRACE: RcuDemo = RcuDemo {
         module: "concurrency/reclaim",
         group: Group::Concurrency,
         seed_title: "RCU grace period",
-        lesson: "a grace period built from Acquire/Release alone is store buffering: it needs fence(SeqCst)",
-        pair: "Acquire/Release grace period → `fence(SeqCst)` on both sides",
+        lesson: "a grace period built from Acquire/Release alone is store buffering: it needs SeqCst on both sides",
+        pair: "Acquire/Release grace period → the writer's `fence(SeqCst)`, the reader's SeqCst announcement and load",
         variants: Variants::BrokenFixed,
         can: Can {
             run: false,
