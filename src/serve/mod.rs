@@ -655,15 +655,7 @@ fn demo_json(demo: &dyn Demo) -> Value {
 }
 
 fn machine() -> Value {
-    let cpu = std::fs::read_to_string("/proc/cpuinfo")
-        .ok()
-        .and_then(|t| {
-            t.lines()
-                .find(|l| l.starts_with("model name"))
-                .and_then(|l| l.split_once(':'))
-                .map(|(_, m)| m.trim().to_string())
-        })
-        .unwrap_or_else(|| "unknown CPU".into());
+    let cpu = crate::cpu::mesi::topology::model_name(std::path::Path::new("/")).unwrap_or_else(|| "unknown CPU".into());
     let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
     json!({ "cpu": cpu, "cores": cores, "root": crate::net::rig::privileged().is_ok() })
 }
