@@ -11,7 +11,7 @@
 //! - `descriptor_ring/packets`: `run descriptor-ring`'s measurement, the fixed ring with a driver
 //!   and a NIC thread, TX and RX, 8 and 512 descriptors: time per packet.
 //!
-//! Every candidate waits the same way (`lockfree_lab::hw::spin_until`) and uses its non-blocking
+//! Every candidate waits the same way (`common::wait_until`) and uses its non-blocking
 //! calls. Before timing, each queue is checked: exactly `capacity` items fit, and 100,000 items
 //! cross between the cores in order.
 mod common;

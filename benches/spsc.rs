@@ -11,7 +11,8 @@
 //! - `spsc/batch-{16,256}`: the same through the batch APIs (the lab's slices, rtrb's chunks),
 //!   capacity 4096: time per batch, throughput in items/s.
 //!
-//! Every candidate waits the same way (`lockfree_lab::hw::spin_until`: spin, then yield) and uses its
+//! Every candidate waits the same way (`common::wait_until`: spin-then-yield, or one `pause` per poll under
+//! `LAB_BENCH_WAIT=poll`) and uses its
 //! non-blocking calls (`try_send`/`try_recv` for `sync_channel`): this compares data structures,
 //! not blocking strategies. Before timing, each candidate is checked as a queue: exactly
 //! `capacity` items fit, and 100,000 items cross between the cores in order.
@@ -21,10 +22,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use common::spsc::{case, round_trips, sanity, transfer, Rtrb, Spsc};
-use common::{parallel_tasks, Comparison, Pin, Sense::SpeedRatio, Sense::TimeRatio, Shares, Task};
+use common::{parallel_tasks, wait_until, Comparison, Pin, Sense::SpeedRatio, Sense::TimeRatio, Shares, Task};
 use criterion::{criterion_group, criterion_main, BenchmarkGroup, Criterion, Throughput};
 use crossbeam_utils::CachePadded;
-use lockfree_lab::hw::spin_until as wait_until;
 use lockfree_lab::spsc::real::fixed;
 
 /// What the report says about these benches (`common::Comparison`; `benches/report.rs`).
@@ -271,10 +271,12 @@ fn bench(c: &mut Criterion) {
 }
 
 /// The lab's batch API: `n` batches of `k` items through a ring of 4096. The producer fills a
-/// buffer with the batch's numbers, waits for `k` free slots and copies the whole slice in with
-/// one `push_copy_slice`; the consumer waits for `k` items and copies them out into a buffer with
-/// one `pop_copy_slice`, then checks it (see [`check_batch`]). rtrb below is driven the same way (its chunk calls
-/// require the `k` slots), so both move whole batches and publish once per batch.
+/// buffer with the batch's numbers and copies it in with `push_copy_slice`; the consumer copies
+/// them out into a buffer with `pop_copy_slice`, then checks it (see [`check_batch`]). Each side
+/// *tries first* and waits only when the call came back short, as rtrb is driven below: a first
+/// version polled `len()` before every batch, one more load of the other side's index (a cache
+/// miss per batch) than rtrb's chunk calls, which consult their cached copy first. In steady
+/// state both move whole batches and publish once per batch.
 fn lab_batches(k: usize, n: u64, full_check: bool, shares: &mut Shares) -> Duration {
     let (mut p, mut c) = fixed::channel::<u64>(4096);
     let tasks: Vec<Task<'_, ()>> = vec![
@@ -282,20 +284,23 @@ fn lab_batches(k: usize, n: u64, full_check: bool, shares: &mut Shares) -> Durat
             let mut src = vec![0u64; k];
             for batch in 0..n {
                 fill_batch(&mut src, batch * k as u64);
-                wait_until(|| p.capacity() - p.len() >= k);
-                let moved = p.push_copy_slice(&src);
-                assert_eq!(
-                    moved, k,
-                    "fixed: push_copy_slice moved part of a batch with room for all of it"
-                );
+                // Try first, as rtrb's `write_chunk_uninit` does: the call checks the cached
+                // `head` and reloads it only when that says there is too little room.
+                let mut moved = p.push_copy_slice(&src);
+                while moved < k {
+                    wait_until(|| p.capacity() - p.len() >= k - moved);
+                    moved += p.push_copy_slice(&src[moved..]);
+                }
             }
         }),
         Box::new(move || {
             let mut buf = vec![0u64; k];
             for batch in 0..n {
-                wait_until(|| c.len() >= k);
-                let got = c.pop_copy_slice(&mut buf);
-                assert_eq!(got, k, "fixed: pop_copy_slice returned part of a ready batch");
+                let mut got = c.pop_copy_slice(&mut buf);
+                while got < k {
+                    wait_until(|| c.len() >= k - got);
+                    got += c.pop_copy_slice(&mut buf[got..]);
+                }
                 check_batch("fixed", &buf, batch * k as u64, full_check);
             }
         }),

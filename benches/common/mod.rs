@@ -56,6 +56,33 @@ pub fn measure_time(secs: u64) -> Duration {
     Duration::from_secs(if quick() { 1 } else { secs })
 }
 
+/// How the SPSC benches' threads wait for room or for an item (`LAB_BENCH_WAIT`): `backoff`
+/// (the default: [`lockfree_lab::hw::spin_until`], doubling runs of `pause` then yields, the wait
+/// every demo uses) or `poll` ([`lockfree_lab::hw::poll_until`]: one `pause` between polls). The
+/// same wait for every candidate either way; `poll` shows the hand-off itself, where the backoff
+/// adds up to 64 `pause`s of delay after the change it waits for.
+#[inline]
+pub fn wait_until(ready: impl FnMut() -> bool) {
+    if wait_polls() {
+        lockfree_lab::hw::poll_until(ready)
+    } else {
+        lockfree_lab::hw::spin_until(ready)
+    }
+}
+
+/// True under `LAB_BENCH_WAIT=poll` (read once). Any other value but `backoff` stops the bench.
+pub fn wait_polls() -> bool {
+    static POLL: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *POLL.get_or_init(|| match std::env::var("LAB_BENCH_WAIT").as_deref() {
+        Err(_) | Ok("") | Ok("backoff") => false,
+        Ok("poll") => true,
+        Ok(other) => {
+            eprintln!("LAB_BENCH_WAIT: unknown wait {other:?}; accepted: backoff (the default), poll");
+            std::process::exit(2)
+        }
+    })
+}
+
 /// One timed run of [`parallel`].
 #[derive(Debug)]
 pub struct Run<R> {

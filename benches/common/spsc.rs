@@ -5,9 +5,8 @@
 use std::time::Duration;
 
 use criterion::BenchmarkGroup;
-use lockfree_lab::hw::spin_until as wait_until;
 
-use super::{parallel_tasks, Pin, Shares, Task};
+use super::{parallel_tasks, wait_until, Pin, Shares, Task};
 
 /// One SPSC queue implementation, seen through the operations the benches use.
 pub trait Spsc {

@@ -8,7 +8,7 @@
 //! [`Parallelism::ran_in_parallel`] says whether they overlapped, and demos print it.
 
 mod spin;
-pub use spin::{spin_until, SpinBarrier};
+pub use spin::{poll_until, spin_until, SpinBarrier};
 
 use std::sync::Barrier;
 use std::time::{Duration, Instant};

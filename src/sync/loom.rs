@@ -118,11 +118,12 @@ pub unsafe fn copy_from_cells<T: Copy>(dst: &mut [T], src: &[UnsafeCell<std::mem
 /// a leak is safe, an abort loses every test's result.
 pub const DRAIN_WHILE_UNWINDING: bool = false;
 
+/// A ring's slot array under a checker (no cache to align for).
+pub type Cells<T> = Box<[UnsafeCell<std::mem::MaybeUninit<T>>]>;
+
 /// `n` cells holding `MaybeUninit::uninit()`, built one by one (each checker cell has state of its
 /// own). An error if the allocation fails.
-pub fn uninit_cells<T>(
-    n: usize,
-) -> Result<Box<[UnsafeCell<std::mem::MaybeUninit<T>>]>, std::collections::TryReserveError> {
+pub fn uninit_cells<T>(n: usize) -> Result<Cells<T>, std::collections::TryReserveError> {
     let mut cells = Vec::new();
     cells.try_reserve_exact(n)?;
     cells.extend((0..n).map(|_| UnsafeCell::new(std::mem::MaybeUninit::uninit())));

@@ -91,17 +91,78 @@ pub unsafe fn copy_from_cells<T: Copy>(dst: &mut [T], src: &[UnsafeCell<std::mem
 /// dropped during a panic still drops the items left inside, as std's collections do.
 pub const DRAIN_WHILE_UNWINDING: bool = true;
 
-/// `n` cells holding `MaybeUninit::uninit()`, with no per-cell work: one allocation (none for a
-/// zero-sized `T`), so even `usize::MAX / 4` zero-sized slots cost nothing. An error if the
-/// allocation fails.
-pub fn uninit_cells<T>(
-    n: usize,
-) -> Result<Box<[UnsafeCell<std::mem::MaybeUninit<T>>]>, std::collections::TryReserveError> {
-    let mut cells: Vec<UnsafeCell<std::mem::MaybeUninit<T>>> = Vec::new();
-    cells.try_reserve_exact(n)?;
-    // SAFETY: the capacity is at least `n` (reserved above), and an uninitialized
-    // `UnsafeCell<MaybeUninit<T>>` is a valid value: `UnsafeCell` here is `repr(transparent)` over
-    // std's, itself over `MaybeUninit<T>`, for which any bytes (or none) are valid.
-    unsafe { cells.set_len(n) };
-    Ok(cells.into_boxed_slice())
+/// The slots of a ring on real cores: `n` cells in one allocation whose start and size are
+/// whole multiples of [`SLOT_ALIGN`] bytes, so that no slot shares a cache line, or an
+/// adjacent-line prefetch pair, with any other allocation, and a batch of `SLOT_ALIGN` bytes'
+/// worth of slots starting at a multiple of it covers whole lines only. Derefs to the slice of
+/// cells. (The checkers' backends use a plain `Box<[UnsafeCell<…>]>`: there is no cache.)
+pub struct Cells<T> {
+    /// The first cell; dangling (but aligned) when nothing was allocated.
+    ptr: std::ptr::NonNull<UnsafeCell<std::mem::MaybeUninit<T>>>,
+    /// The number of cells.
+    len: usize,
+    /// The allocation's layout; size 0 when nothing was allocated.
+    layout: std::alloc::Layout,
+}
+
+// SAFETY: `Cells<T>` owns its cells as a `Box<[UnsafeCell<MaybeUninit<T>>]>` would: sending it
+// sends the `T`s inside; like that box it is not `Sync` (no impl).
+unsafe impl<T: Send> Send for Cells<T> {}
+
+/// The alignment of a ring's slot array on real cores: two 64-byte lines, the unit Intel's
+/// spatial prefetcher fetches (crossbeam-utils' `CachePadded` uses 128 on x86-64 for the same
+/// reason).
+pub const SLOT_ALIGN: usize = 128;
+
+impl<T> std::fmt::Debug for Cells<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Cells").field("len", &self.len).finish_non_exhaustive()
+    }
+}
+
+/// The slot array could not be allocated (or its size overflows a `Layout`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CellsAllocError;
+
+impl<T> std::ops::Deref for Cells<T> {
+    type Target = [UnsafeCell<std::mem::MaybeUninit<T>>];
+    fn deref(&self) -> &Self::Target {
+        // SAFETY: `ptr` is aligned and, for a non-zero size, points at `len` cells of one live
+        // allocation (a dangling aligned pointer is valid for zero-sized cells or `len == 0`);
+        // an uninitialized cell is a valid value (see `uninit_cells`).
+        unsafe { std::slice::from_raw_parts(self.ptr.as_ptr(), self.len) }
+    }
+}
+
+impl<T> Drop for Cells<T> {
+    fn drop(&mut self) {
+        if self.layout.size() != 0 {
+            // SAFETY: allocated in `uninit_cells` with exactly this layout, freed once (here);
+            // the cells hold `MaybeUninit`, so there is nothing to drop in them.
+            unsafe { std::alloc::dealloc(self.ptr.as_ptr().cast(), self.layout) }
+        }
+    }
+}
+
+/// `n` cells holding `MaybeUninit::uninit()`, with no per-cell work: one allocation aligned to
+/// [`SLOT_ALIGN`] (none for a zero-sized `T`), so even `usize::MAX / 4` zero-sized slots cost
+/// nothing. An error if the allocation fails.
+pub fn uninit_cells<T>(n: usize) -> Result<Cells<T>, CellsAllocError> {
+    let cell = std::alloc::Layout::new::<UnsafeCell<std::mem::MaybeUninit<T>>>();
+    let bytes = cell.size().checked_mul(n).ok_or(CellsAllocError)?;
+    if bytes == 0 {
+        return Ok(Cells {
+            ptr: std::ptr::NonNull::dangling(),
+            len: n,
+            layout: std::alloc::Layout::new::<()>(),
+        });
+    }
+    let align = cell.align().max(SLOT_ALIGN);
+    let layout = std::alloc::Layout::from_size_align(bytes, align)
+        .map_err(|_| CellsAllocError)?
+        .pad_to_align();
+    // SAFETY: `layout` has a non-zero size (checked above).
+    let ptr = unsafe { std::alloc::alloc(layout) };
+    let ptr = std::ptr::NonNull::new(ptr.cast()).ok_or(CellsAllocError)?;
+    Ok(Cells { ptr, len: n, layout })
 }

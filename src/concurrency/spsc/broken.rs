@@ -1,6 +1,6 @@
 // BUG: `tail` is published and read with Relaxed (a), and the producer reads `head` with Relaxed (b).
 use super::sync::{
-    copy_from_cells, copy_to_cells, uninit_cells, Arc, AtomicUsize, Ordering, UnsafeCell, DRAIN_WHILE_UNWINDING,
+    copy_from_cells, copy_to_cells, uninit_cells, Arc, AtomicUsize, Cells, Ordering, UnsafeCell, DRAIN_WHILE_UNWINDING,
 };
 use crate::spsc::{CachePadded, CapacityError, Full};
 use std::mem::{ManuallyDrop, MaybeUninit};
@@ -20,14 +20,16 @@ struct Shared<T> {
     /// so a full ring and an empty one have different distances).
     capacity: usize,
     /// The payloads; slot `i` is initialized exactly when `i` lies in `head..tail` (mod capacity).
-    slots: Box<[UnsafeCell<MaybeUninit<T>>]>,
+    slots: Cells<T>,
 }
 
 impl<T> Shared<T> {
     /// The slot of position `pos`.
     fn slot(&self, pos: usize) -> &UnsafeCell<MaybeUninit<T>> {
-        debug_assert!(pos < 2 * self.capacity);
-        &self.slots[if pos >= self.capacity { pos - self.capacity } else { pos }]
+        let i = self.index(pos);
+        // SAFETY: positions stay in `0..2 * capacity` (`advance`), which `index` maps into
+        // `0..capacity`, and there are `capacity` slots: no bounds check on the hot path.
+        unsafe { self.slots.get_unchecked(i) }
     }
 
     /// The slot index of position `pos`.
@@ -367,6 +369,16 @@ impl<T> Consumer<T> {
         self.shared.distance(self.head, self.cached_tail)
     }
 
+    /// True when an item is ready: the `ready_slots(1)` of `pop`, as one comparison while the
+    /// cached tail is ahead (an empty ring has `head == tail`).
+    fn has_item(&mut self) -> bool {
+        if self.head != self.cached_tail {
+            return true;
+        }
+        self.cached_tail = self.shared.load_tail();
+        self.head != self.cached_tail
+    }
+
     /// Moves the item at the consumer's position out and advances it (unpublished).
     fn read(&mut self) -> T {
         let slot = self.shared.slot(self.head);
@@ -379,7 +391,7 @@ impl<T> Consumer<T> {
 
     /// Removes the oldest item, or returns `None` if the ring is empty.
     pub fn pop(&mut self) -> Option<T> {
-        if self.ready_slots(1) == 0 {
+        if !self.has_item() {
             return None;
         }
         let value = self.read();
