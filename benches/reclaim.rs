@@ -37,7 +37,8 @@ const COMPARISONS: &[Comparison] = &[
         "fixed",
         "baseline-crossbeam-epoch",
         TimeRatio,
-    ),
+    )
+    .at_most(1.0, "≤ 1.0× pin"),
     Comparison::ratio(
         "reclaim, read side: RCU / arc-swap load",
         "reclaim/read",
@@ -332,6 +333,21 @@ fn bench(c: &mut Criterion) {
         case::<ArcSwap>(&mut g, group);
         g.finish();
     }
+    // The read-side target's ratio, measured in alternation (see `common::paired`).
+    common::paired(
+        "reclaim/read",
+        vec![
+            ("fixed", Box::new(|n| reads::<Lab>(n, &mut Shares::default()))),
+            (
+                "baseline-crossbeam-epoch",
+                Box::new(|n| reads::<Epoch>(n, &mut Shares::default())),
+            ),
+            (
+                "baseline-arc-swap",
+                Box::new(|n| reads::<ArcSwap>(n, &mut Shares::default())),
+            ),
+        ],
+    );
 }
 
 criterion_group! {
