@@ -1,6 +1,7 @@
 // BUG: the writer reclaims the old version at once: a reader that loaded the old index before
 // the writer's store is still reading it (use after free).
 use super::sync::{seqcst_pair, spin_loop, Arc, AtomicUsize, Mutex, Ordering, UnsafeCell, DRAIN_WHILE_UNWINDING};
+use super::sync::name_location;
 use crate::reclaim::{sections, CachePadded, POISON};
 use std::cell::Cell;
 
@@ -31,6 +32,7 @@ impl Shared {
     fn register(&self) -> Announcement {
         let announcement = fresh_announcement();
         let mut registry = self.registry.lock().unwrap_or_else(|e| e.into_inner());
+        name_location(&**announcement, || format!("announcement[{}]", registry.len()), None);
         registry.push(Arc::clone(&announcement));
         announcement
     }
@@ -97,6 +99,9 @@ pub fn new(value: u64) -> (Writer, Reader) {
         // The first reader's announcement, registered without taking the lock.
         registry: Mutex::new(vec![Arc::clone(&announcement)]),
     });
+    // The checkers' trace names them (nothing on real cores).
+    name_location(&shared.current, || "current".into(), None);
+    name_location(&**announcement, || "announcement[0]".into(), None);
     let reader = Reader::registered(Arc::clone(&shared), announcement);
     (Writer { shared }, reader)
 }

@@ -2,6 +2,7 @@
 // writer's fence; each reader's announcement and load), then waiting until every reader that was
 // inside a read-side section has left it.
 use super::sync::{fence, seqcst_pair, spin_loop, Arc, AtomicUsize, Mutex, Ordering, UnsafeCell, DRAIN_WHILE_UNWINDING};
+use super::sync::name_location;
 use crate::reclaim::{sections, CachePadded, POISON};
 use std::cell::Cell;
 
@@ -32,6 +33,7 @@ impl Shared {
     fn register(&self) -> Announcement {
         let announcement = fresh_announcement();
         let mut registry = self.registry.lock().unwrap_or_else(|e| e.into_inner());
+        name_location(&**announcement, || format!("announcement[{}]", registry.len()), None);
         registry.push(Arc::clone(&announcement));
         announcement
     }
@@ -94,6 +96,9 @@ pub fn new(value: u64) -> (Writer, Reader) {
         // The first reader's announcement, registered without taking the lock.
         registry: Mutex::new(vec![Arc::clone(&announcement)]),
     });
+    // The checkers' trace names them (nothing on real cores).
+    name_location(&shared.current, || "current".into(), None);
+    name_location(&**announcement, || "announcement[0]".into(), None);
     let reader = Reader::registered(Arc::clone(&shared), announcement);
     (Writer { shared }, reader)
 }
