@@ -74,10 +74,11 @@
 //! ```
 //!
 //! Why not one shared count of readers (`readers += 1` on entry, `readers -= 1` on exit, as this
-//! cell did before)? Every section then pays two locked read-modify-writes on one shared line;
-//! the exit's is what kept the read side behind crossbeam-epoch's `pin` (which also gives each
-//! participant its own word). With an announcement per reader, the read side has no
-//! read-modify-write at all: one `xchg` in, one plain `mov` out.
+//! cell did before)? Every section then pays two locked read-modify-writes, on a line every
+//! reader writes (crossbeam-epoch's `pin` also gives each participant its own word). With an
+//! announcement per reader, the protocol's part of the read side has no read-modify-write at
+//! all: one `xchg` in, one plain `mov` out (read in the release build's code). The same-thread
+//! check behind [`UPDATE_INSIDE_READ`] (a thread-local list) is still paid on every `read`.
 //!
 //! ## Why the reader has no fence (and what loom is shown instead)
 //!
