@@ -115,6 +115,65 @@ fn shuttle_random_fixed_grace_period_passes() {
     .assert_passed();
 }
 
+// ---- one announcement per Reader: several readers, nested reads ----
+
+/// Three model threads (two readers, the writer): preemption bound 2 (CHECKERS.md).
+const BOUND_3_THREADS: Option<usize> = Some(2);
+
+#[test]
+fn loom_broken_two_readers_found() {
+    let report = check::loom(BOUND_3_THREADS, || {
+        lm::scenario::two_readers_during_update(lm::broken::new)
+    });
+    assert_use_after_free(&report);
+}
+
+#[test]
+fn loom_fixed_two_readers_each_with_its_own_announcement_pass() {
+    let report = check::loom(BOUND_3_THREADS, || {
+        lm::scenario::two_readers_during_update(lm::fixed::new)
+    });
+    report.assert_passed();
+    println!("{report}");
+}
+
+#[test]
+fn shuttle_pct_broken_two_readers_found() {
+    let report = check::shuttle_pct(ITERATIONS, 2, check::DEFAULT_SEED, || {
+        sh::scenario::two_readers_during_update(sh::broken::new)
+    });
+    assert_use_after_free(&report);
+}
+
+#[test]
+fn shuttle_pct_fixed_two_readers_pass() {
+    check::shuttle_pct(ITERATIONS, 2, check::DEFAULT_SEED, || {
+        sh::scenario::two_readers_during_update(sh::fixed::new)
+    })
+    .assert_passed();
+}
+
+#[test]
+fn loom_broken_nested_read_found() {
+    let report = check::loom(BOUND, || lm::scenario::nested_read_during_update(lm::broken::new));
+    assert_use_after_free(&report);
+}
+
+#[test]
+fn loom_fixed_nested_read_keeps_the_outer_section_open() {
+    let report = check::loom(BOUND, || lm::scenario::nested_read_during_update(lm::fixed::new));
+    report.assert_passed();
+    println!("{report}");
+}
+
+#[test]
+fn shuttle_pct_fixed_nested_read_passes() {
+    check::shuttle_pct(ITERATIONS, 2, check::DEFAULT_SEED, || {
+        sh::scenario::nested_read_during_update(sh::fixed::new)
+    })
+    .assert_passed();
+}
+
 // ---- the hand-written cell's read-side sections: panics, and update() inside read() ----
 
 mod sections {
@@ -158,6 +217,46 @@ mod sections {
             },
         );
         assert_eq!(reader.read(|v| *v), 2, "the update is visible");
+    }
+
+    /// A reader may clone its `Reader` (registering a new announcement) inside a read-side
+    /// section while the writer is waiting for that very section: the writer waits without
+    /// holding the registry's lock, so the clone does not deadlock with it.
+    #[test]
+    fn real_clone_inside_a_section_while_the_writer_waits() {
+        let (mut writer, reader) = real::fixed::new(1);
+        let (entered, wait_for_entry) = mpsc::channel();
+        let updater = std::thread::spawn(move || {
+            wait_for_entry.recv().unwrap();
+            writer.update(2);
+            writer
+        });
+        let (reader, clone) = within_deadline("clone() inside read() while update() waits", move || {
+            let clone = reader.read(|v| {
+                entered.send(()).unwrap();
+                // Give the writer time to reach its wait for this section.
+                std::thread::sleep(Duration::from_millis(50));
+                let clone = reader.clone();
+                assert_eq!(*v, 1, "the section's version is still valid");
+                clone
+            });
+            (reader, clone)
+        });
+        let mut writer = within_deadline("the update, once the section ended", move || updater.join().unwrap());
+        assert_eq!(
+            clone.read(|v| *v),
+            2,
+            "after the grace period, the clone reads the update"
+        );
+        writer.update(3);
+        assert_eq!(reader.read(|v| *v), 3);
+        drop(clone);
+        writer.update(4);
+        assert_eq!(
+            reader.read(|v| *v),
+            4,
+            "a dropped clone's announcement no longer counts"
+        );
     }
 
     /// RCU's rule: no grace period inside a read-side section. `update` inside `read` of the

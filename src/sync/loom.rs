@@ -2,7 +2,7 @@
 
 pub use ::loom::hint::spin_loop;
 pub use ::loom::sync::atomic::Ordering;
-pub use ::loom::sync::Arc;
+pub use ::loom::sync::{Arc, Mutex};
 pub use ::loom::thread;
 
 super::checker_backoff!();
@@ -20,11 +20,12 @@ super::traced_bool!(::loom::sync::atomic::AtomicBool, thread_index);
 super::traced_fence!(::loom::sync::atomic::fence, thread_index);
 
 /// The fence that gives a SeqCst load its place in the single total order S after a SeqCst
-/// read-modify-write of the same thread (`announce`, then `load`), which loom does not model:
-/// loom treats a SeqCst load as Acquire (loom issue #180), so without this its model of a
-/// fence-free SeqCst store-buffering pair would be weaker than C++'s. A `fence(SeqCst)` between
-/// the two gives the pair exactly the ordering C++ gives it against another thread's SeqCst fence
-/// (a read-modify-write is already a full barrier on x86, and a SeqCst load a plain `mov`).
+/// store (or read-modify-write) of the same thread (`announce`, then `load`), which loom does not
+/// model: loom treats a SeqCst store as Release and a SeqCst load as Acquire (loom issue #180), so
+/// without this its model of a fence-free SeqCst store-buffering pair would be weaker than C++'s.
+/// A `fence(SeqCst)` between the two gives the pair exactly the ordering C++ gives it against
+/// another thread's SeqCst fence (on x86 a SeqCst store is already an `xchg`, a full barrier, and
+/// a SeqCst load a plain `mov`).
 /// Only when *both* are SeqCst: weaken either and the model loses the fence, as C++ loses the
 /// order (`scripts/mutate-orderings` relies on it).
 pub fn seqcst_pair(announce: Ordering, load: Ordering) {

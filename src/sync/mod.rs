@@ -429,8 +429,11 @@ mod tests {
         use crate::reclaim::shuttle::broken;
         let (writer, reader) = broken::new(1);
         let writer = std::sync::Arc::new(Mutex::new(writer));
+        // A `Reader` is `Send`, not `Sync`: a std `Mutex` lets the checker's `Fn` share it. Leaked:
+        // its drop would lock the cell's shuttle mutex outside any shuttle execution.
+        let reader: &'static Mutex<broken::Reader> = Box::leak(Box::new(Mutex::new(reader)));
         let report = shuttle_on_another_thread(move || {
-            reader.read(|v| *v);
+            reader.lock().unwrap().read(|v| *v);
         });
         report.assert_found(WRONG_THREAD);
         let report = shuttle_on_another_thread(move || writer.lock().unwrap().update(2));

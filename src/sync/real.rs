@@ -1,7 +1,7 @@
 //! The real-hardware backend: std's items, re-exported unchanged (zero cost by construction).
 
 pub use std::sync::atomic::{fence, AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
-pub use std::sync::Arc;
+pub use std::sync::{Arc, Mutex};
 pub use std::thread;
 
 /// Busy-wait hint; on real cores a `pause` instruction, under a checker a yield.
@@ -10,8 +10,8 @@ pub use std::hint::spin_loop;
 /// Exponential backoff for spin loops: crossbeam-utils' own (spin, then yield to the OS).
 pub use crossbeam_utils::Backoff;
 
-/// Nothing on real cores: a SeqCst read-modify-write then a SeqCst load are ordered by the
-/// language itself (the loom backend's `seqcst_pair` models that for loom, which cannot).
+/// Nothing on real cores: a SeqCst store (or read-modify-write) then a SeqCst load are ordered
+/// by the language itself (the loom backend's `seqcst_pair` models that for loom, which cannot).
 #[inline(always)]
 pub fn seqcst_pair(announce: Ordering, load: Ordering) {
     let _ = (announce, load);

@@ -8,7 +8,7 @@
 
 pub use ::shuttle::hint::spin_loop;
 pub use ::shuttle::sync::atomic::Ordering;
-pub use ::shuttle::sync::Arc;
+pub use ::shuttle::sync::{Arc, Mutex};
 pub use ::shuttle::thread;
 
 /// A cell with loom's closure API that checks, like loom's, that no thread writes it while

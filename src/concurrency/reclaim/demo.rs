@@ -67,7 +67,7 @@ pub static RCU_GRACE: RcuDemo = RcuDemo {
         group: Group::Concurrency,
         seed_title: "RCU grace period",
         lesson: "a grace period built from Acquire/Release alone is store buffering: it needs SeqCst on both sides",
-        pair: "Acquire/Release grace period → the writer's `fence(SeqCst)`, the reader's SeqCst announcement and load",
+        pair: "Acquire/Release grace period → the writer's `fence(SeqCst)`, each reader's SeqCst announcement (its own word) and load",
         variants: Variants::BrokenFixed,
         can: Can {
             run: false,

@@ -13,8 +13,8 @@
 //! | variant   | the writer, after storing the new index                        | verdict                     |
 //! |-----------|----------------------------------------------------------------|-----------------------------|
 //! | `broken`  | poisons the old slot at once                                    | use after free              |
-//! | `acqrel`  | waits for `readers == 0` with Acquire/Release only, no fences   | use after free (store buffering) |
-//! | `fixed`   | `fence(SeqCst)`, then waits for `readers == 0` (its readers: SeqCst announcement and load) | correct |
+//! | `acqrel`  | waits for every reader's announcement with Acquire/Release only, no fence | use after free (store buffering) |
+//! | `fixed`   | `fence(SeqCst)`, then waits for every reader's announcement (its readers: SeqCst announcement and load) | correct |
 //!
 //! And the same cell on crossbeam-epoch, [`epoch_cell::EpochCell`]: readers pin, the writer
 //! swaps and `defer_destroy`s; crossbeam frees the old version once every participant pinned at
@@ -31,33 +31,75 @@
 //! | edge                | one side                               | other side                               | carries |
 //! |---------------------|----------------------------------------|------------------------------------------|---------|
 //! | `[version-publish]` | writer: slot write, Release store of `current` | reader: Acquire load of `current`, slot read | the new version's contents |
-//! | `[grace-sb]`        | reader: SeqCst `readers += 1`; SeqCst load of `current` | writer: store `current`; `fence(SeqCst)`; load `readers` | at least one side sees the other |
-//! | `[reader-exit]`     | reader: slot read, Release `readers -= 1` | writer: Acquire load of `readers` == 0, then poison | the read happens-before the free |
+//! | `[grace-sb]`        | reader: SeqCst store of an odd announcement; SeqCst load of `current` | writer: store `current`; `fence(SeqCst)`; load each announcement | at least one side sees the other |
+//! | `[reader-exit]`     | reader: slot read, Release store of the next even announcement | writer: Acquire load of that announcement (even, or changed), then poison | the read happens-before the free |
 //!
 //! `[grace-sb]` is the store-buffering (Dekker) shape: each side writes one variable, then reads
 //! the other. With Release/Acquire only (the `acqrel` variant), *both* reads may return the old
-//! value: the writer sees `readers == 0` and frees, while the reader sees the old index and reads
-//! it. Only SeqCst on each side forbids that outcome: a SeqCst fence between the write and the
-//! read, or the write and the read themselves SeqCst.
+//! value: the writer sees the reader's announcement still even and frees, while the reader sees
+//! the old index and reads it. Only SeqCst on each side forbids that outcome: a SeqCst fence
+//! between the write and the read, or the write and the read themselves SeqCst.
+//!
+//! ## One announcement per reader
+//!
+//! Each [`Reader`](real::fixed::Reader) (each clone: "one per reader thread") owns an
+//! announcement word on a cache line of its own, registered in the cell's registry (a
+//! `Mutex<Vec<_>>`: a clone registers a fresh one, a drop removes it). The reader keeps a private
+//! count; a section stores an odd value on entry and the next even value on exit:
+//!
+//! | announcement | the reader is                      | the writer's wait              |
+//! |--------------|------------------------------------|--------------------------------|
+//! | even         | outside any section                | passes                         |
+//! | odd `n`      | inside the section that stored `n` | spins until it is no longer `n` |
+//!
+//! Waiting for a *change*, not for "even", means a reader that leaves and re-enters (a new odd
+//! value) cannot starve the writer: the section the writer saw has ended. A `read` nested in a
+//! `read` of the same `Reader` neither announces nor retracts: a depth count leaves that to the
+//! outermost one. The writer snapshots the registry and releases the lock before waiting (a
+//! reader may clone inside its section); a reader registered after the snapshot took the lock
+//! after the writer's store of `current`, so it loads the new index. Only the reader stores its
+//! announcement, so `Reader` is `Send` but not `Sync`:
+//! ```compile_fail,E0277
+//! fn shared_between_threads<T: Sync>(_: &T) {}
+//! let (_writer, reader) = lockfree_lab::reclaim::real::fixed::new(0);
+//! shared_between_threads(&reader); // error: a `Reader` is not `Sync`: clone one per thread
+//! ```
+//! ```
+//! let (mut writer, reader) = lockfree_lab::reclaim::real::fixed::new(1);
+//! let other = reader.clone(); // its own announcement
+//! let seen = std::thread::spawn(move || other.read(|v| *v)).join().unwrap();
+//! writer.update(2);
+//! assert!(seen == 1 || seen == 2);
+//! assert_eq!(reader.read(|v| *v), 2);
+//! ```
+//!
+//! Why not one shared count of readers (`readers += 1` on entry, `readers -= 1` on exit, as this
+//! cell did before)? Every section then pays two locked read-modify-writes, on a line every
+//! reader writes (crossbeam-epoch's `pin` also gives each participant its own word). With an
+//! announcement per reader, the protocol's part of the read side has no read-modify-write at
+//! all: one `xchg` in, one plain `mov` out (read in the release build's code). The same-thread
+//! check behind [`UPDATE_INSIDE_READ`] (a thread-local list) is still paid on every `read`.
 //!
 //! ## Why the reader has no fence (and what loom is shown instead)
 //!
-//! The writer uses a fence; the reader makes its two accesses SeqCst: a SeqCst read-modify-write
-//! (`readers += 1`) then a SeqCst load of `current`. C++20's rules for S (\[atomics.order\]) then
-//! forbid store buffering: if the writer's load of `readers` missed the increment, the writer's
-//! fence precedes the increment in S, the increment precedes the reader's load, so that load
-//! must see the new index; if instead the reader's load missed the new index, it precedes the
-//! writer's fence in S — a cycle. On x86 the pair costs no fence at all: the read-modify-write is
-//! a `lock xadd` (already a full barrier) and a SeqCst load a plain `mov`, where
-//! `fetch_add(Relaxed)` + `fence(SeqCst)` paid an `mfence` on top of the `lock xadd`. This is the
-//! trick crossbeam-epoch's `pin` plays on x86 (a SeqCst compare-exchange instead of a fence).
+//! The writer uses a fence; the reader makes its two accesses SeqCst: a SeqCst store of its odd
+//! announcement, then a SeqCst load of `current`. C++20's rules for S (\[atomics.order\]/4) then
+//! forbid store buffering: if the writer's load of the announcement (after its SeqCst fence)
+//! misses the reader's SeqCst store, the fence precedes that store in S (4.3); the store
+//! precedes the reader's SeqCst load in S (program order); if that load missed the new
+//! `current`, it precedes the fence in S (4.2) — a cycle. So either the writer sees the odd
+//! announcement and waits, or the reader loads the new index and never touches the old slot. On
+//! x86 the pair costs no fence: a SeqCst store is an `xchg` (already a full barrier) and a SeqCst
+//! load a plain `mov`; the exit is a Release store, a plain `mov`. This is the trick
+//! crossbeam-epoch's `pin` plays on x86 (a SeqCst read-modify-write instead of a fence).
 //!
-//! loom cannot check that program as written: it models a SeqCst load as Acquire (loom issue
-//! #180), so it would report the fixed cell's reader as store buffering. Under loom the sync
-//! layer's `seqcst_pair(announce, read)` puts a `fence(SeqCst)` between the two — what C++
-//! gives the pair — and only when *both* are SeqCst: weakening either one (as
-//! `scripts/mutate-orderings` does) drops the fence and loom finds the use after free again. On
-//! real cores and under shuttle (which runs everything as SeqCst) it compiles to nothing.
+//! loom cannot check that program as written: it models a SeqCst store as Release and a SeqCst
+//! load as Acquire (loom issue #180), so it would report the fixed cell's reader as store
+//! buffering. Under loom the sync layer's `seqcst_pair(announce, read)` puts a `fence(SeqCst)`
+//! between the two — what C++ gives the pair — and only when *both* are SeqCst: weakening
+//! either one (as `scripts/mutate-orderings` does) drops the fence and loom finds the use after
+//! free again. On real cores and under shuttle (which runs everything as SeqCst) it compiles to
+//! nothing.
 //!
 //! ## The failing interleavings
 //!
@@ -65,10 +107,10 @@
 //! and stores `current` = 1; 3. the writer poisons slot 0; 4. the reader reads slot 0: poison.
 //!
 //! `acqrel` (no interleaving of whole steps shows it; a weak memory model does): 1. the reader
-//! increments `readers` (AcqRel); 2. the writer stores `current` = 1 (Release); 3. the writer
-//! loads `readers` and reads the *old* 0 — nothing orders step 1 before it; 4. the writer
-//! poisons slot 0; 5. the reader loads `current` and reads the *old* 0; 6. it reads slot 0:
-//! poison. Each thread's read misses the other's write: store buffering.
+//! stores its odd announcement (Release); 2. the writer stores `current` = 1 (Release); 3. the
+//! writer loads the announcement and reads the *old* even value — nothing orders step 1 before
+//! it; 4. the writer poisons slot 0; 5. the reader loads `current` and reads the *old* 0; 6. it
+//! reads slot 0: poison. Each thread's read misses the other's write: store buffering.
 //!
 //! ## Who sees it
 //!
@@ -112,7 +154,8 @@
 //! UCAM-CL-TR-579 (2004) (epoch-based reclamation); the crossbeam-epoch documentation.
 
 backends! {
-    /// The fixed cell: a grace period with `fence(SeqCst)` on both sides.
+    /// The fixed cell: a grace period with SeqCst on both sides (the writer's fence; each
+    /// reader's announcement and load).
     fixed => "fixed.rs",
     /// Model scenarios shared by loom and shuttle.
     scenario => "scenario.rs";
@@ -126,6 +169,9 @@ backends! {
 
 pub mod demo;
 pub mod epoch_cell;
+
+/// A reader's announcement word sits on a cache line of its own (128 bytes on x86-64).
+pub(crate) use crate::ring::CachePadded;
 
 /// What a reclaimed slot holds; a reader that reads it has used freed memory.
 pub const POISON: u64 = 0xDEAD_DEAD_DEAD_DEAD;
