@@ -287,6 +287,67 @@ mod sections {
         });
     }
 
+    /// Opens one section through each of `readers` clones, nested, then updates; returns how many
+    /// sections were open at the innermost point.
+    fn nested_sections_through_clones(readers: usize) -> usize {
+        let (mut writer, reader) = real::fixed::new(1);
+        let clones: Vec<_> = (0..readers).map(|_| reader.clone()).collect();
+        fn nest(readers: &[real::fixed::Reader]) -> usize {
+            match readers.split_first() {
+                None => 0,
+                Some((r, rest)) => r.read(|_| 1 + nest(rest)),
+            }
+        }
+        let open = nest(&clones);
+        // Every section was left (or never announced): the grace period does not wait forever.
+        writer.update(2);
+        assert_eq!(reader.read(|v| *v), 2);
+        open
+    }
+
+    /// A thread may hold `MAX_OPEN` sections (32) at once, through different readers...
+    #[test]
+    fn real_thirty_two_nested_sections_through_clones_are_allowed() {
+        within_deadline("32 nested sections", || {
+            assert_eq!(nested_sections_through_clones(32), 32)
+        });
+    }
+
+    /// ...and the 33rd `read` panics before it announces anything: the writer is not stuck.
+    #[test]
+    fn real_a_thirty_third_nested_section_panics_and_the_writer_still_updates() {
+        within_deadline("33 nested sections", || {
+            let caught = std::panic::catch_unwind(|| nested_sections_through_clones(33));
+            let message = caught.expect_err("a 33rd open section must panic");
+            let message = message
+                .downcast_ref::<String>()
+                .cloned()
+                .or_else(|| message.downcast_ref::<&str>().map(|s| s.to_string()))
+                .unwrap_or_default();
+            assert!(message.contains(lockfree_lab::reclaim::TOO_MANY_SECTIONS), "{message}");
+            // This thread's list emptied as the panic unwound the 32 sections.
+            assert_eq!(nested_sections_through_clones(32), 32);
+        });
+    }
+
+    /// A reader's nested reads of its own cell take one place in the list, however deep.
+    #[test]
+    fn real_nested_reads_of_one_reader_count_once() {
+        within_deadline("deep nesting on one reader", || {
+            let (mut writer, reader) = real::fixed::new(5);
+            fn deep(r: &real::fixed::Reader, n: usize) -> u64 {
+                if n == 0 {
+                    0
+                } else {
+                    r.read(|v| *v + deep(r, n - 1))
+                }
+            }
+            assert_eq!(deep(&reader, 100), 500);
+            writer.update(6);
+            assert_eq!(reader.read(|v| *v), 6);
+        });
+    }
+
     /// The same check under the checkers, where model threads share one OS thread: it fires for
     /// the thread inside the read (each model thread has its own list)...
     fn update_inside_read_on_one_model_thread<W: lockfree_lab::reclaim::Update, R: lockfree_lab::reclaim::Read>(

@@ -1,7 +1,7 @@
 // BUG: the writer reclaims the old version at once: a reader that loaded the old index before
 // the writer's store is still reading it (use after free).
-use super::sync::{seqcst_pair, spin_loop, Arc, AtomicUsize, Mutex, Ordering, UnsafeCell, DRAIN_WHILE_UNWINDING};
 use super::sync::name_location;
+use super::sync::{seqcst_pair, spin_loop, Arc, AtomicUsize, Mutex, Ordering, UnsafeCell, DRAIN_WHILE_UNWINDING};
 use crate::reclaim::{sections, CachePadded, POISON};
 use std::cell::Cell;
 
@@ -151,7 +151,9 @@ struct Section<'a> {
 impl<'a> Section<'a> {
     /// Records the section in this thread's list (for `update`'s same-thread check).
     fn opened(reader: &'a Reader) -> Self {
-        sections::enter::<AtomicUsize>(reader.shared.key());
+        if reader.depth.get() == 0 {
+            sections::enter::<AtomicUsize>(reader.shared.key());
+        }
         reader.depth.set(reader.depth.get() + 1);
         Section { reader }
     }
@@ -165,8 +167,8 @@ impl Drop for Section<'_> {
             r.outside.set(r.outside.get().wrapping_add(2));
             // ORDERING: Release [reader-exit] — the section's slot reads happen-before the writer's reclaim once its Acquire load sees this even value.
             r.announcement.store(r.outside.get(), Ordering::Release);
+            sections::leave::<AtomicUsize>(r.shared.key());
         }
-        sections::leave::<AtomicUsize>(r.shared.key());
     }
 }
 
@@ -182,15 +184,15 @@ impl Reader {
         let announce = Ordering::SeqCst;
         // ORDERING: SeqCst [grace-sb] [version-publish] — in S after the announcement (its half of the pair); as an acquire, pairs with the writer's Release store: the slot's contents are visible.
         let read = Ordering::SeqCst;
-        if self.depth.get() == 0 {
+        // The section ends when this drops: after `f` returns, or while a panicking `f` unwinds.
+        // It is opened first, so that nothing can panic between the announcement and its guard.
+        let _section = Section::opened(self);
+        if self.depth.get() == 1 {
             // ORDERING: announce — chosen above (odd: inside a section).
             self.announcement.store(self.outside.get() + 1, announce);
             // Under loom only, the fence that stands for a SeqCst pair's order (loom models a SeqCst load as Acquire); nothing on real cores.
             seqcst_pair(announce, read);
         }
-        // The section ends when this drops (the announcement above cannot panic): after `f`
-        // returns, or while a panicking `f` unwinds.
-        let _section = Section::opened(self);
         // ORDERING: read — chosen above.
         let i = s.current.load(read);
         // SAFETY: slot `i` was published by the writer's Release store, and the writer does not
