@@ -164,10 +164,17 @@ impl Drop for Section<'_> {
         let r = self.reader;
         r.depth.set(r.depth.get() - 1);
         if r.depth.get() == 0 {
+            sections::leave::<AtomicUsize>(r.shared.key());
+            // Under a checker while this thread unwinds, the announcement is not touched: the
+            // checker's atomic could panic again (the panic may be its own, e.g. the announcement
+            // used from the wrong OS thread), which would abort the process. The execution has
+            // failed anyway; on real cores the section always ends.
+            if std::thread::panicking() && !DRAIN_WHILE_UNWINDING {
+                return;
+            }
             r.outside.set(r.outside.get().wrapping_add(2));
             // ORDERING: Release [reader-exit] — the section's slot reads happen-before the writer's reclaim once its Acquire load sees this even value.
             r.announcement.store(r.outside.get(), Ordering::Release);
-            sections::leave::<AtomicUsize>(r.shared.key());
         }
     }
 }
