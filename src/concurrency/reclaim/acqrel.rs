@@ -167,7 +167,7 @@ impl Drop for Section<'_> {
             // checker's atomic could panic again (the panic may be its own, e.g. the announcement
             // used from the wrong OS thread), which would abort the process. The execution has
             // failed anyway; on real cores the section always ends.
-            if std::thread::panicking() && !DRAIN_WHILE_UNWINDING {
+            if !DRAIN_WHILE_UNWINDING && std::thread::panicking() {
                 return;
             }
             r.outside.set(r.outside.get().wrapping_add(2));
