@@ -67,9 +67,10 @@ pub fn spin_until(mut ready: impl FnMut() -> bool) {
 /// Polls `ready()` with one `pause` between polls, and yields the core between polls only after
 /// [`POLLS_BEFORE_YIELD`] of them in a row: the wait of the latency benches. A waiter notices the
 /// change within one `pause` (26–42 ns on an AMD EPYC VM, 8.6 ns on an Intel Xeon VM, family 6
-/// model 167: not the ~140 cycles Intel documents for its cores since Skylake), where [`spin_until`]'s doubling `pause` runs (1, 2, 4 … 64 of
-/// them) let a change sit unseen for up to 64 `pause`s: a bench that waits that way measures
-/// where the change fell in the backoff schedule as much as the queue it times.
+/// model 167: not the ~140 cycles Intel documents for its cores since Skylake), where
+/// [`spin_until`]'s doubling `pause` runs (1, 2, 4 … 64 of them) let a change sit unseen for up
+/// to 64 `pause`s: a bench that waits that way measures where the change fell in the backoff
+/// schedule as much as the queue it times.
 #[inline]
 pub fn poll_until(mut ready: impl FnMut() -> bool) {
     let mut polls = 0u32;
